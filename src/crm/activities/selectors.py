@@ -1,0 +1,102 @@
+"""Every read of activities and tasks, and the merged timeline of a record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from crm.activities.models import Activity, Task
+from crm.activities.records import TimelineEntry, linked_record, timeline_providers
+from crm.core.errors import NotFoundError
+from crm.tenancy.models import Membership
+from crm.tenancy.permissions import visible_q
+
+
+def activity_list(
+    *,
+    actor: Membership,
+    record_type: str = "",
+    record_id: int | None = None,
+    kind: str = "",
+    owner_id: int | None = None,
+    since: datetime | None = None,
+    ordering: str = "-id",
+) -> QuerySet[Activity]:
+    qs = Activity.objects.filter(visible_q(actor))
+    if record_type:
+        qs = qs.filter(record_type=record_type)
+    if record_id is not None:
+        qs = qs.filter(record_id=record_id)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    if since is not None:
+        qs = qs.filter(at__gte=since)
+    allowed = {"id", "-id", "at", "-at"}
+    return qs.select_related("owner").order_by(ordering if ordering in allowed else "-id")
+
+
+def activity_get(*, actor: Membership, activity_id: int) -> Activity:
+    activity = activity_list(actor=actor).filter(pk=activity_id).first()
+    if activity is None:
+        raise NotFoundError("No such activity.")
+    return activity
+
+
+def task_list(
+    *,
+    actor: Membership,
+    status: str = "",
+    assignee_id: int | None = None,
+    record_type: str = "",
+    record_id: int | None = None,
+    due_before: datetime | None = None,
+    ordering: str = "-id",
+) -> QuerySet[Task]:
+    qs = Task.objects.filter(visible_q(actor, "assignee"))
+    if status:
+        qs = qs.filter(status=status)
+    if assignee_id is not None:
+        qs = qs.filter(assignee_id=assignee_id)
+    if record_type:
+        qs = qs.filter(record_type=record_type)
+    if record_id is not None:
+        qs = qs.filter(record_id=record_id)
+    if due_before is not None:
+        qs = qs.filter(due_at__lt=due_before)
+    allowed = {"id", "-id", "due_at", "-due_at"}
+    return qs.select_related("assignee").order_by(ordering if ordering in allowed else "-id")
+
+
+def task_get(*, actor: Membership, task_id: int) -> Task:
+    task = task_list(actor=actor).filter(pk=task_id).first()
+    if task is None:
+        raise NotFoundError("No such task.")
+    return task
+
+
+def record_timeline(
+    *, actor: Membership, record_type: str, record_id: int, limit: int = 100
+) -> list[TimelineEntry]:
+    """Activities, tasks and what other apps contribute (stage changes, audit), newest first."""
+    linked_record(actor, record_type, record_id)
+    entries = [
+        TimelineEntry(a.at, a.kind, a.subject, a.body[:500], str(a.owner or ""), a.pk)
+        for a in Activity.objects.filter(record_type=record_type, record_id=record_id)
+        .select_related("owner__user")
+        .order_by("-at")[:limit]
+    ]
+    entries += [
+        TimelineEntry(
+            t.due_at or t.created_at, "task", t.title, t.status, str(t.assignee or ""), t.pk
+        )
+        for t in Task.objects.filter(record_type=record_type, record_id=record_id)
+        .select_related("assignee__user")
+        .order_by("-id")[:limit]
+    ]
+    for provider in timeline_providers():
+        entries += provider(actor, record_type, record_id, limit)
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]

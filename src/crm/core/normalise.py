@@ -1,0 +1,66 @@
+"""Normalised forms of emails, phones and names: the keys of blind indexes and search."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import phonenumbers
+from pypinyin import Style, lazy_pinyin
+
+DEFAULT_PHONE_REGION = "CN"
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_NON_KEY = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
+
+
+class InvalidValueError(ValueError):
+    pass
+
+
+def normalise_email(value: str) -> str:
+    email = value.strip().lower()
+    if email.count("@") != 1 or not email.split("@")[0] or "." not in email.split("@")[1]:
+        raise InvalidValueError("Enter a valid email address.")
+    return email
+
+
+def normalise_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
+    """E.164 form (+8613800138000); numbers without a country code are read in `region`."""
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValueError("Enter a valid phone number.") from exc
+    if not phonenumbers.is_possible_number(parsed) or not phonenumbers.is_valid_number(parsed):
+        raise InvalidValueError("Enter a valid phone number.")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_id_number(value: str) -> str:
+    return re.sub(r"[\s-]+", "", value).upper()
+
+
+def name_key(value: str) -> str:
+    """Lower-case, accents and punctuation folded: the key for prefix search on names."""
+    folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    if _HAN.search(value):
+        folded = value
+    return _NON_KEY.sub(" ", folded.lower()).strip()
+
+
+@lru_cache(maxsize=65536)
+def pinyin_keys(value: str) -> tuple[str, str]:
+    """(full pinyin, initials) of a name: 张三 → (zhangsan, zs), John Smith → (johnsmith, js).
+
+    Stored next to the name so that `zhangsan` or `zs` finds 张三 with an index range scan.
+    """
+    key = name_key(value)
+    if not key:
+        return "", ""
+    if _HAN.search(key):
+        syllables = [s for s in lazy_pinyin(key, style=Style.NORMAL, errors="ignore") if s.strip()]
+        syllables = [_NON_KEY.sub("", s.lower()) for s in syllables]
+    else:
+        syllables = key.split()
+    syllables = [s for s in syllables if s]
+    return "".join(syllables), "".join(s[0] for s in syllables)

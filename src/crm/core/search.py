@@ -1,0 +1,56 @@
+"""Search over names with index range scans: folded name, full pinyin and initials prefixes.
+
+`zhangsan`, `zhang` and `zs` all find 张三; exact email or phone go through the blind index.
+Prefix ranges (key >= p AND key < p + U+FFFF) use the (tenant, key) B-tree indexes on SQLite and
+PostgreSQL alike, unlike LIKE '%x%' which scans every row.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import Q
+
+from crm.core import crypto
+from crm.core.normalise import InvalidValueError, name_key, normalise_email, normalise_phone
+
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{7,20}$")
+_TOP = "\uffff"
+
+
+def prefix_q(field: str, prefix: str) -> Q:
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix + _TOP})
+
+
+def name_search_q(query: str) -> Q | None:
+    key = name_key(query)[:100]
+    if not key:
+        return None
+    compact = key.replace(" ", "")
+    return (
+        prefix_q("name_key", key)
+        | prefix_q("pinyin_key", compact)
+        | prefix_q("initials_key", compact)
+    )
+
+
+def exact_contact_q(query: str) -> Q | None:
+    """A blind-index match when the query is an email or a phone number, else None."""
+    text = query.strip()
+    try:
+        if "@" in text:
+            return Q(email_index=crypto.blind_index("email", normalise_email(text)))
+        if _PHONE_LIKE.match(text):
+            return Q(phone_index=crypto.blind_index("phone", normalise_phone(text)))
+    except InvalidValueError:
+        return None
+    return None
+
+
+def person_search_q(query: str) -> Q:
+    """Names, pinyin, initials, or exact email/phone; matches nothing for an empty key."""
+    exact = exact_contact_q(query)
+    if exact is not None:
+        return exact
+    by_name = name_search_q(query)
+    return by_name if by_name is not None else Q(pk__in=[])

@@ -1,0 +1,94 @@
+"""Every read of accounts, contacts and tags, scoped to the tenant and the actor's visibility."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from crm.core.errors import NotFoundError
+from crm.core.search import name_search_q, person_search_q
+from crm.customers.models import Account, Contact, Tag
+from crm.tenancy.models import Membership
+from crm.tenancy.permissions import visible_q
+
+ACCOUNT_ORDERINGS = {"id", "-id", "name_key", "-name_key", "created_at", "-created_at"}
+CONTACT_ORDERINGS = ACCOUNT_ORDERINGS
+
+
+def account_list(
+    *,
+    actor: Membership,
+    search: str = "",
+    owner_id: int | None = None,
+    industry: str = "",
+    city: str = "",
+    tag_id: int | None = None,
+    ordering: str = "-id",
+) -> QuerySet[Account]:
+    qs = Account.objects.filter(visible_q(actor), deleted_at__isnull=True)
+    if search:
+        q = name_search_q(search)
+        qs = qs.filter(q) if q is not None else qs.none()
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    if industry:
+        qs = qs.filter(industry=industry)
+    if city:
+        qs = qs.filter(city=city)
+    if tag_id is not None:
+        qs = qs.filter(tags__id=tag_id)
+    return qs.select_related("owner").order_by(ordering if ordering in ACCOUNT_ORDERINGS else "-id")
+
+
+def account_get(*, actor: Membership, account_id: int) -> Account:
+    account = account_list(actor=actor).filter(pk=account_id).first()
+    if account is None:
+        raise NotFoundError("No such account.")
+    return account
+
+
+def contact_list(
+    *,
+    actor: Membership,
+    search: str = "",
+    account_id: int | None = None,
+    owner_id: int | None = None,
+    city: str = "",
+    tag_id: int | None = None,
+    ordering: str = "-id",
+) -> QuerySet[Contact]:
+    qs = Contact.objects.filter(visible_q(actor), deleted_at__isnull=True)
+    if search:
+        qs = qs.filter(person_search_q(search))
+    if account_id is not None:
+        qs = qs.filter(account_id=account_id)
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    if city:
+        qs = qs.filter(city=city)
+    if tag_id is not None:
+        qs = qs.filter(tags__id=tag_id)
+    return qs.select_related("account", "owner").order_by(
+        ordering if ordering in CONTACT_ORDERINGS else "-id"
+    )
+
+
+def contact_get(*, actor: Membership, contact_id: int) -> Contact:
+    contact = contact_list(actor=actor).filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFoundError("No such contact.")
+    return contact
+
+
+def contact_find_by_email(*, actor: Membership, email: str) -> QuerySet[Contact]:
+    return contact_list(actor=actor).filter(person_search_q(email))
+
+
+def tag_list() -> QuerySet[Tag]:
+    return Tag.objects.order_by("name")
+
+
+def tag_get(*, tag_id: int) -> Tag:
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is None:
+        raise NotFoundError("No such tag.")
+    return tag

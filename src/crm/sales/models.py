@@ -1,0 +1,252 @@
+"""Leads, pipelines and stages, opportunities with their stage history, products and orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from crm.core.fields import EncryptedTextField
+from crm.core.models import TenantModel
+from crm.customers.models import Account, Contact, NameKeys, Tag
+from crm.tenancy.models import Membership, Team
+
+PERCENT = [MinValueValidator(0), MaxValueValidator(100)]
+NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("New")
+    WORKING = "working", _("Working")
+    QUALIFIED = "qualified", _("Qualified")
+    UNQUALIFIED = "unqualified", _("Unqualified")
+    CONVERTED = "converted", _("Converted")
+
+
+class Priority(models.TextChoices):
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class Lead(TenantModel, NameKeys):
+    name = models.CharField(max_length=200)
+    company = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=100, blank=True)
+    email = EncryptedTextField(blank=True)
+    email_index = models.CharField(max_length=32, blank=True, editable=False)
+    phone = EncryptedTextField(blank=True)
+    phone_index = models.CharField(max_length=32, blank=True, editable=False)
+    source = models.CharField(max_length=60, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=12, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    score = models.PositiveSmallIntegerField(default=0, validators=PERCENT)
+    score_reasons = models.JSONField(default=list, blank=True)
+    priority = models.CharField(max_length=6, choices=Priority.choices, default=Priority.MEDIUM)
+    owner = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    last_interaction_at = models.DateTimeField(null=True, blank=True)
+    contact_count = models.PositiveIntegerField(default=0)
+    consent = models.BooleanField(default=False)
+    notes = models.TextField(blank=True, max_length=20000)
+    converted_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    converted_account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    converted_at = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "deleted_at", "id"], name="lead_list_idx"),
+            models.Index(fields=["tenant", "owner", "status"], name="lead_owner_idx"),
+            models.Index(fields=["tenant", "status", "first_response_due_at"], name="lead_sla_idx"),
+            models.Index(fields=["tenant", "name_key"], name="lead_name_idx"),
+            models.Index(fields=["tenant", "pinyin_key"], name="lead_pinyin_idx"),
+            models.Index(fields=["tenant", "initials_key"], name="lead_initials_idx"),
+            models.Index(fields=["tenant", "email_index"], name="lead_email_idx"),
+            models.Index(fields=["tenant", "phone_index"], name="lead_phone_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Pipeline(TenantModel):
+    name = models.CharField(max_length=100)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="pipeline_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(TenantModel):
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=100)
+    order = models.PositiveIntegerField(default=0)
+    probability = models.PositiveSmallIntegerField(default=0, validators=PERCENT)
+    is_won = models.BooleanField(default=False)
+    is_lost = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pipeline_id", "order", "id"]
+        indexes = [models.Index(fields=["tenant", "pipeline", "order"], name="stage_order_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.is_won or self.is_lost
+
+
+class Opportunity(TenantModel):
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities"
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities"
+    )
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities"
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="opportunities")
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0"), validators=NON_NEGATIVE
+    )
+    currency = models.CharField(max_length=3, default="CNY")
+    probability = models.PositiveSmallIntegerField(default=0, validators=PERCENT)
+    expected_close_date = models.DateField(null=True, blank=True)
+    owner = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stage_entered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "opportunities"
+        indexes = [
+            models.Index(fields=["tenant", "deleted_at", "id"], name="opp_list_idx"),
+            models.Index(fields=["tenant", "pipeline", "stage"], name="opp_stage_idx"),
+            models.Index(fields=["tenant", "owner", "stage"], name="opp_owner_idx"),
+            models.Index(fields=["tenant", "account"], name="opp_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StageChange(TenantModel):
+    """One move of an opportunity between stages: feeds conversion rates and cycle times."""
+
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.CASCADE, related_name="stage_changes"
+    )
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "opportunity", "at"], name="stagechange_opp_idx"),
+            models.Index(fields=["tenant", "at"], name="stagechange_at_idx"),
+        ]
+
+
+class Product(TenantModel):
+    name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=60, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    price = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0"), validators=NON_NEGATIVE
+    )
+    currency = models.CharField(max_length=3, default="CNY")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "sku"], condition=~models.Q(sku=""), name="product_unique_sku"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PAID = "paid", _("Paid")
+    SHIPPED = "shipped", _("Shipped")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Order(TenantModel):
+    number = models.CharField(max_length=40)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    opportunity = models.ForeignKey(
+        Opportunity, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    ordered_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=OrderStatus.choices, default="paid")
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(max_length=3, default="CNY")
+    owner = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="order_unique_number"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "ordered_at"], name="order_date_idx"),
+            models.Index(fields=["tenant", "contact", "ordered_at"], name="order_contact_idx"),
+        ]
+
+
+class OrderLine(TenantModel):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    description = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    quantity = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("1"), validators=NON_NEGATIVE
+    )
+    unit_price = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0"), validators=NON_NEGATIVE
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
