@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from crm.core import crypto
 from crm.core.errors import ValidationFailedError
 
 # Fields whose values never go into the audit log in clear (they are personal data).
@@ -26,13 +27,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _masked(value: Any) -> str:
+    """A keyed fingerprint: shows that a secret changed without revealing or enabling a guess."""
+    return "***" + crypto.blind_index("audit", str(value))[:8]
+
+
 def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in fields:
         field = instance._meta.get_field(name)
         attname = getattr(field, "attname", name)
         value = getattr(instance, attname)
-        values[attname] = "***" if name in SECRET_FIELDS and value else _plain(value)
+        values[attname] = _masked(value) if name in SECRET_FIELDS and value else _plain(value)
     return values
 
 

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import base64
+
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from crm.core.crypto import (
+    DecryptionError,
+    FieldKeys,
+    blind_index_with,
+    decrypt_with,
+    encrypt_with,
+    generate_key_material,
+    load_field_keys,
+    parse_key_material,
+)
+
+
+def keys() -> FieldKeys:
+    return parse_key_material(generate_key_material())
+
+
+def test_round_trip_and_no_plaintext_in_ciphertext() -> None:
+    k = keys()
+    token = encrypt_with(k, "zhang.wei@example.com")
+    assert "zhang" not in token and "example" not in token
+    assert token.startswith("v1:k1:")
+    assert decrypt_with(k, token) == "zhang.wei@example.com"
+
+
+def test_same_value_encrypts_differently_but_indexes_equally() -> None:
+    k = keys()
+    assert encrypt_with(k, "+8613800138000") != encrypt_with(k, "+8613800138000")
+    assert blind_index_with(k, "phone", "+8613800138000") == blind_index_with(
+        k, "phone", "+8613800138000"
+    )
+    assert blind_index_with(k, "phone", "x") != blind_index_with(k, "email", "x")
+
+
+def test_rotation_old_rows_still_decrypt_new_rows_use_new_key() -> None:
+    material = generate_key_material()
+    old = parse_key_material(material)
+    token_old = encrypt_with(old, "old secret")
+    material["keys"]["k2"] = base64.b64encode(b"\x01" * 32).decode()  # type: ignore[index]
+    material["active"] = "k2"
+    rotated = parse_key_material(material)
+    token_new = encrypt_with(rotated, "new secret")
+    assert token_new.startswith("v1:k2:")
+    assert decrypt_with(rotated, token_old) == "old secret"
+    assert decrypt_with(rotated, token_new) == "new secret"
+
+
+def test_tampered_ciphertext_is_rejected() -> None:
+    k = keys()
+    token = encrypt_with(k, "secret")
+    prefix, payload = token.rsplit(":", 1)
+    raw = bytearray(base64.b64decode(payload))
+    raw[-1] ^= 1
+    with pytest.raises(InvalidTag):
+        decrypt_with(k, f"{prefix}:{base64.b64encode(bytes(raw)).decode()}")
+    with pytest.raises(DecryptionError):
+        decrypt_with(k, "v1:unknown:AAAA")
+
+
+def test_key_file_is_created_once_with_private_permissions(tmp_path) -> None:
+    path = tmp_path / "keys.json"
+    first = load_field_keys(None, path)
+    second = load_field_keys(None, path)
+    assert first == second
+    assert path.stat().st_mode & 0o777 == 0o600
