@@ -1,0 +1,703 @@
+"""The import engine: mapping suggestions, preview, and the resumable batch runner.
+
+A run reads the file as a stream and handles it in batches (2,000 rows by default). Each batch
+is prepared (parse, normalise, validate: no database), resolved and matched against existing
+records (a few indexed queries), then written in ONE transaction together with its row errors,
+one audit link, one outbox event and the job's new position. The position update is
+conditional on the position and the worker this run read, so:
+
+* a worker killed at any point leaves either the whole batch with its position, or neither;
+  the next run starts at the recorded position: no row lost, none written twice;
+* two workers that somehow run the same job cannot both commit the same batch: the second's
+  conditional update matches nothing and its batch is rolled back;
+* a cancel (status set to cancelled) stops the run at the next batch, rolling that batch back.
+
+Records are written with bulk_create per batch rather than one service call per row (see
+docs/decisions/0003-bulk-import-audit.md): the same normalisers, blind indexes, name keys and
+field validation as the services, but one audit link and one event per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+import zoneinfo
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import islice
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rapidfuzz import fuzz
+
+from crm.core.context import current_tenant_id
+from crm.core.writes import diff, snapshot
+from crm.customers.models import Account
+from crm.events.models import OutboxEvent
+from crm.integrations import files
+from crm.integrations.bulk import bulk_insert
+from crm.integrations.models import (
+    DuplicatePolicy,
+    ImportJob,
+    ImportRowError,
+    JobStatus,
+    RowOutcome,
+)
+from crm.integrations.readers import (
+    ImportFileError,
+    SourceInfo,
+    count_rows,
+    is_blank,
+    iter_rows,
+)
+from crm.integrations.targets import (
+    RowState,
+    RunContext,
+    Target,
+    member_lookup,
+    target_for,
+)
+from crm.integrations.values import MAX_CELL_CHARS, as_text, header_key
+from crm.tenancy.audit import audit_append
+from crm.tenancy.models import Membership, Tenant
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_ROWS = 20
+STALE_AFTER = timedelta(minutes=5)
+IGNORED_HEADERS = {header_key(h) for h in ("error", "errors", "错误", "错误原因", "row", "行号")}
+
+
+class LostClaim(Exception):
+    """Another worker took the job over, or it was cancelled: roll this batch back and stop."""
+
+
+# --- mapping ------------------------------------------------------------------------------------
+
+
+def suggest_mapping(
+    target: Target, headers: Sequence[str], template: dict[str, str] | None = None
+) -> list[str]:
+    """A field key (or "") per column: the template first, then exact aliases, then fuzzy."""
+    template = template or {}
+    taken: set[str] = set()
+    mapping: list[str] = []
+    lookup: dict[str, str] = {}
+    for spec in target.fields:
+        for key in spec.header_keys():
+            lookup.setdefault(key, spec.key)
+    for header in headers:
+        key = header_key(header)
+        chosen = template.get(key, "")
+        if chosen and chosen not in target.by_key:
+            chosen = ""
+        if not chosen and key not in IGNORED_HEADERS:
+            chosen = lookup.get(key, "")
+            if not chosen and len(key) >= 3:
+                best, score = "", 0.0
+                for alias, field_key in lookup.items():
+                    if len(alias) < 3:
+                        continue
+                    s = fuzz.ratio(key, alias)
+                    if s > score:
+                        best, score = field_key, s
+                chosen = best if score >= 88 else ""
+        if chosen in taken:
+            chosen = ""
+        if chosen:
+            taken.add(chosen)
+        mapping.append(chosen)
+    return mapping
+
+
+def check_mapping(target: Target, headers: Sequence[str], mapping: Sequence[str]) -> list[str]:
+    from crm.core.writes import field_error
+
+    if len(mapping) != len(headers):
+        raise field_error("mapping", _("Give one field (or nothing) per column."))
+    cleaned = [str(m or "") for m in mapping]
+    for key in cleaned:
+        if key and key not in target.by_key:
+            raise field_error("mapping", _("Unknown field “%s”.") % key)
+    used = [k for k in cleaned if k]
+    if len(used) != len(set(used)):
+        raise field_error("mapping", _("Each field can be mapped from one column only."))
+    for spec in target.fields:
+        if spec.required and spec.key not in used:
+            alternatives = {"name": ("name_family", "name_given")}.get(spec.key, ())
+            if not any(a in used for a in alternatives):
+                raise field_error(
+                    "mapping", _("Map a column to the required field “%s”.") % spec.label
+                )
+    return cleaned
+
+
+def template_from(headers: Sequence[str], mapping: Sequence[str]) -> dict[str, str]:
+    return {header_key(h): m for h, m in zip(headers, mapping, strict=False) if m}
+
+
+# --- context ------------------------------------------------------------------------------------
+
+
+def source_of(job: ImportJob) -> SourceInfo:
+    return SourceInfo(
+        job.file_format,
+        encoding=job.encoding,
+        delimiter=job.delimiter,
+        sheet=job.sheet,
+        headers=list(job.headers),
+    )
+
+
+def build_context(job: ImportJob, actor: Membership) -> RunContext:
+    target = target_for(job.target)
+    options = job.options or {}
+    tenant = Tenant.objects.get(pk=current_tenant_id())
+    try:
+        tz = zoneinfo.ZoneInfo(tenant.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    members = Membership.objects.select_related("user")
+    ctx = RunContext(
+        actor=actor,
+        tz=tz,
+        policy=options.get("duplicate_policy", DuplicatePolicy.SKIP),
+        match_on=tuple(options.get("match_on") or target.default_match),
+        date_order=options.get("date_order", ""),
+        create_missing=bool(options.get("create_missing", True)),
+        dry_run=job.dry_run,
+        members=member_lookup(members),
+    )
+    owner_id = options.get("owner_id")
+    if owner_id:
+        ctx.default_owner = members.filter(pk=owner_id).first()
+    return ctx
+
+
+# --- one batch ----------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    rows: list[RowState]
+    created_ids: list[int] = field(default_factory=list)
+    new_accounts: list[Account] = field(default_factory=list)
+    updated: dict[int, dict[str, list[Any]]] = field(default_factory=dict)
+
+    def count(self, *actions: str) -> int:
+        return sum(1 for r in self.rows if r.action in actions)
+
+
+def prepare_batch(
+    target: Target, raw: Sequence[tuple[int, list[Any]]], mapping: Sequence[str], ctx: RunContext
+) -> list[RowState]:
+    rows = []
+    for number, cells in raw:
+        row = RowState(number, cells)
+        if is_blank(cells):
+            row.action = "blank"
+        else:
+            target.prepare_row(row, mapping, ctx)
+        rows.append(row)
+    if target.group_key:
+        _group_continuations(target, rows)
+    live = [r for r in rows if r.action not in ("fail", "blank", "continued")]
+    target.resolve(live, ctx)
+    return rows
+
+
+def _group_continuations(target: Target, rows: list[RowState]) -> None:
+    """Rows repeating the previous row's group key (order number) are lines of that order."""
+    head: RowState | None = None
+    for row in rows:
+        if row.action == "blank":
+            continue
+        key = row.keys.get(target.group_key)
+        if head is not None and key and key == head.keys.get(target.group_key):
+            row.action = "continued"
+            head.extra.setdefault("continued", []).append(row)
+            if row.errors and head.action != "fail":
+                head.action = "fail"
+                head.fail("__row__", _("Line on row %s is not valid.") % row.number)
+            continue
+        head = row
+
+
+def decide(target: Target, rows: list[RowState], ctx: RunContext) -> None:
+    """create / update / skip / fail for each row, against existing records and the batch."""
+    live = [r for r in rows if r.action not in ("fail", "blank", "continued")]
+    existing = target.find_existing(live, ctx)
+    seen: dict[tuple[str, Any], RowState] = {}
+    updating: dict[int, RowState] = {}
+    for row in live:
+        earlier = None
+        if ctx.policy != DuplicatePolicy.CREATE:
+            if row.match_id is not None and row.match_id in updating:
+                earlier = updating[row.match_id]
+            for key in ctx.match_on:
+                value = row.keys.get(key)
+                if earlier is None and value and (key, value) in seen:
+                    earlier = seen[(key, value)]
+        if earlier is not None:
+            if ctx.policy == DuplicatePolicy.SKIP:
+                row.action = "skip"
+                row.reason = _("Duplicate of row %s of this file.") % earlier.number
+            else:
+                earlier.values.update(row.values)
+                earlier.extra.update({k: v for k, v in row.extra.items() if v is not None})
+                row.action = "merged"
+            continue
+        if row.match_id is not None and ctx.policy != DuplicatePolicy.CREATE:
+            hit = existing[row.match_id]
+            label = f"{target.key} #{row.match_id}"
+            if ctx.policy == DuplicatePolicy.SKIP:
+                row.action = "skip"
+                row.reason = _("Duplicate of %(rec)s (%(why)s).") % {
+                    "rec": label,
+                    "why": row.reason,
+                }
+            elif not ctx.can_change(hit.get("owner_id"), hit.get("owner__team_id")):
+                row.action = "fail"
+                row.fail("__row__", _("Matches %s, which you cannot change.") % label)
+            else:
+                row.action = "update"
+                updating[row.match_id] = row
+        else:
+            row.match_id = None
+            row.action = "create"
+        for key in ctx.match_on:
+            value = row.keys.get(key)
+            if value:
+                seen.setdefault((key, value), row)
+    for row in rows:
+        if row.action == "continued":
+            head_action = next(
+                (h.action for h in rows if row in h.extra.get("continued", [])), "fail"
+            )
+            row.action = "fail" if row.errors else head_action
+
+
+def write_batch(target: Target, result: BatchResult, ctx: RunContext) -> None:
+    """Create and update the records of a decided batch. Call inside the batch transaction."""
+    tenant_id = current_tenant_id()
+    creates = [r for r in result.rows if r.action == "create"]
+    new_accounts: dict[int, Account] = {}
+    for row in creates + [r for r in result.rows if r.action == "update"]:
+        account = row.extra.get("new_account")
+        if account is not None and account.pk is None:
+            new_accounts[id(account)] = account
+    if new_accounts:
+        accounts = list(new_accounts.values())
+        for account in accounts:
+            account.tenant_id = tenant_id
+            if account.owner_id is None:
+                account.owner = ctx.default_owner or ctx.actor
+        Account.objects.bulk_create(accounts)
+        result.new_accounts = accounts
+    if target.fast:
+        ids = bulk_insert(
+            target.model, [target.new_values(row, ctx) for row in creates], tenant_id=tenant_id
+        )
+    else:
+        instances = []
+        for row in creates:
+            instance = target.new_instance(row, ctx)
+            instance.tenant_id = tenant_id  # type: ignore[attr-defined]
+            row.instance = instance
+            instances.append(instance)
+        if instances:
+            target.model._default_manager.bulk_create(instances)
+            target.after_create(creates, ctx)
+        ids = [i.pk for i in instances]
+    result.created_ids = ids
+    updates = {r.match_id: r for r in result.rows if r.action == "update"}
+    if updates:
+        _apply_updates(target, updates, result)
+
+
+def _apply_updates(target: Target, updates: dict[Any, RowState], result: BatchResult) -> None:
+    model = target.model
+    names = [f.name for f in model._meta.concrete_fields if f.editable and not f.primary_key]
+    names = [n for n in names if n not in ("tenant",)]
+    changed_fields: set[str] = set()
+    dirty = []
+    for instance in model._default_manager.filter(pk__in=list(updates)):
+        row = updates[instance.pk]
+        values = target.updatable(row)
+        before = snapshot(instance, [n for n in names if n in values])
+        for name, value in values.items():
+            setattr(instance, name, value)
+        changes = diff(before, snapshot(instance, [n for n in names if n in values]))
+        if not changes:
+            continue
+        fields = {model._meta.get_field(k).name for k in changes}
+        for derived in ("name", "email", "phone", "id_number"):
+            if derived in fields:
+                fields |= {
+                    f
+                    for f in ("name_key", "pinyin_key", "initials_key", f"{derived}_index")
+                    if f in target.model_fields and f in values
+                }
+        changed_fields |= fields
+        result.updated[instance.pk] = changes
+        dirty.append(instance)
+    if dirty:
+        changed_fields.add("updated_at")
+        now = timezone.now()
+        for instance in dirty:
+            instance.updated_at = now  # type: ignore[attr-defined]
+        model._default_manager.bulk_update(dirty, sorted(changed_fields), batch_size=500)
+
+
+def _ranges(ids: list[int]) -> list[list[int]]:
+    """[1,2,3,7,8] -> [[1,3],[7,8]]: created ids in a compact, auditable form."""
+    out: list[list[int]] = []
+    for pk in sorted(ids):
+        if out and pk == out[-1][1] + 1:
+            out[-1][1] = pk
+        else:
+            out.append([pk, pk])
+    return out
+
+
+def _error_rows(job: ImportJob, rows: list[RowState]) -> list[ImportRowError]:
+    out = []
+    for row in rows:
+        if row.action not in ("fail", "skip"):
+            continue
+        errors = row.errors if row.action == "fail" else {"__row__": [row.reason]}
+        out.append(
+            ImportRowError(
+                tenant_id=job.tenant_id,
+                job=job,
+                row_number=row.number,
+                outcome=RowOutcome.FAILED if row.action == "fail" else RowOutcome.SKIPPED,
+                errors=errors,
+                values=[as_text(c)[:MAX_CELL_CHARS] for c in row.cells],
+                record_id=row.match_id if row.action == "skip" else None,
+            )
+        )
+    return out
+
+
+def _trace(
+    job: ImportJob, target: Target, result: BatchResult, ctx: RunContext, batch: int
+) -> None:
+    """One audit link and one outbox event for the whole batch (docs/decisions/0003)."""
+    numbers = [r.number for r in result.rows]
+    created = {target.key: _ranges(result.created_ids)}
+    if result.new_accounts:
+        created["account"] = _ranges([a.pk for a in result.new_accounts])
+    summary = {
+        "import_job": job.pk,
+        "batch": batch,
+        "rows": [min(numbers), max(numbers)] if numbers else [],
+        "file_sha256": job.file_sha256,
+        "created": created,
+        "skipped": result.count("skip"),
+        "failed": result.count("fail"),
+    }
+    if not result.created_ids and not result.updated and not result.new_accounts:
+        return
+    audit_append(
+        actor=ctx.actor,
+        action=f"{target.key}.imported",
+        record_type="importjob",
+        record_id=job.pk,
+        changes={**summary, "updated": {str(k): v for k, v in result.updated.items()}},
+    )
+    OutboxEvent.objects.create(
+        name=f"{target.key}.imported",
+        record_type="importjob",
+        record_id=job.pk,
+        payload={
+            **summary,
+            "actor_id": ctx.actor.pk,
+            "updated_ids": sorted(result.updated),
+        },
+    )
+
+
+def process_batch(
+    job: ImportJob,
+    target: Target,
+    raw: Sequence[tuple[int, list[Any]]],
+    ctx: RunContext,
+) -> BatchResult:
+    rows = prepare_batch(target, raw, job.mapping, ctx)
+    decide(target, rows, ctx)
+    return BatchResult(rows)
+
+
+def commit_batch(
+    job: ImportJob,
+    target: Target,
+    result: BatchResult,
+    ctx: RunContext,
+    *,
+    consumed: int,
+    worker: str,
+    run_rows: int,
+    run_started: float,
+) -> None:
+    """Write a decided batch with its errors, trace and the job's new position, atomically."""
+    with transaction.atomic():
+        if not ctx.dry_run:
+            write_batch(target, result, ctx)
+            _trace(job, target, result, ctx, job.batches + 1)
+        ImportRowError.objects.bulk_create(_error_rows(job, result.rows))
+        new_position = job.position + consumed
+        elapsed = max(time.monotonic() - run_started, 1e-6)
+        rate = (run_rows + consumed) / elapsed
+        eta = None
+        if job.total_rows is not None and rate > 0:
+            eta = int(max(job.total_rows - new_position, 0) / rate)
+        counts = {
+            "created_count": result.count("create"),
+            "updated_count": result.count("update", "merged"),
+            "skipped_count": result.count("skip"),
+            "failed_count": result.count("fail"),
+        }
+        moved = ImportJob.objects.filter(
+            pk=job.pk, position=job.position, worker=worker, status=JobStatus.RUNNING
+        ).update(
+            position=new_position,
+            batches=F("batches") + 1,
+            rate=rate,
+            eta_seconds=eta,
+            heartbeat_at=timezone.now(),
+            **{k: F(k) + v for k, v in counts.items()},
+        )
+        if moved != 1:
+            raise LostClaim()
+    job.position = new_position
+    job.batches += 1
+    for name, value in counts.items():
+        setattr(job, name, getattr(job, name) + value)
+
+
+def batches(
+    rows: Iterator[tuple[int, list[Any]]], size: int, group_column: int | None
+) -> Iterator[list[tuple[int, list[Any]]]]:
+    """Batches of `size` rows; with a group column, a batch never splits a group (an order)."""
+    pending: tuple[int, list[Any]] | None = None
+    while True:
+        chunk = [pending] if pending is not None else []
+        pending = None
+        chunk.extend(islice(rows, size - len(chunk)))
+        if not chunk:
+            return
+        if group_column is not None and len(chunk) == size:
+            last = _group_value(chunk[-1][1], group_column)
+            for item in rows:
+                if last and _group_value(item[1], group_column) == last:
+                    chunk.append(item)
+                    continue
+                pending = item
+                break
+        yield chunk
+
+
+def _group_value(cells: list[Any], column: int) -> str:
+    return as_text(cells[column]).strip() if column < len(cells) else ""
+
+
+# --- preview ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PreviewRow:
+    row_number: int
+    action: str
+    values: dict[str, str]
+    errors: dict[str, list[str]]
+    reason: str
+    match_id: int | None
+
+
+def preview(job: ImportJob, actor: Membership, *, limit: int = PREVIEW_ROWS) -> list[PreviewRow]:
+    """The first rows as they would be imported, with per-row, per-field errors. Writes nothing."""
+    target = target_for(job.target)
+    ctx = build_context(job, actor)
+    ctx.dry_run = True
+    raw = list(islice(iter_rows(files.resolve(job.file_path), source_of(job)), limit))
+    rows = prepare_batch(target, raw, job.mapping, ctx)
+    decide(target, rows, ctx)
+    out = []
+    for row in rows:
+        if row.action == "create":
+            _full_clean(target, row, ctx)
+        shown = {
+            k: as_text(v)
+            for k, v in row.values.items()
+            if not k.endswith("_index") and k not in ("name_key", "pinyin_key", "initials_key")
+        }
+        shown.update(row.refs)
+        out.append(
+            PreviewRow(
+                row.number,
+                row.action,
+                shown,
+                row.errors,
+                row.reason,
+                row.match_id,
+            )
+        )
+    return out
+
+
+def _full_clean(target: Target, row: RowState, ctx: RunContext) -> None:
+    """The model's full_clean(), as the services run it, on the record a row would create."""
+    instance = target.new_instance(row, ctx)
+    instance.tenant_id = current_tenant_id()  # type: ignore[attr-defined]
+    relations = [f.name for f in target.model._meta.concrete_fields if f.is_relation]
+    try:
+        instance.full_clean(exclude=relations, validate_constraints=True)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            row.errors.setdefault(name, []).extend(
+                m for m in messages if m not in row.errors.get(name, [])
+            )
+        row.action = "fail"
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _worker_gone(job: ImportJob) -> bool:
+    """True when the worker that holds the job is dead (same host) or silent for too long."""
+    if not job.worker:
+        return True
+    host, _sep, rest = job.worker.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return _stale(job)
+    return _stale(job)
+
+
+def _stale(job: ImportJob) -> bool:
+    return job.heartbeat_at is None or job.heartbeat_at < timezone.now() - STALE_AFTER
+
+
+def claim(job_id: int, worker: str) -> ImportJob | None:
+    """Take the job for this worker, or None when it is not runnable or held by a live worker."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return None
+    if job.status == JobStatus.RUNNING and not _worker_gone(job):
+        return None
+    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        return None
+    now = timezone.now()
+    taken = ImportJob.objects.filter(pk=job.pk, status=job.status, worker=job.worker).update(
+        status=JobStatus.RUNNING,
+        worker=worker,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        started_at=job.started_at or now,
+    )
+    if taken != 1:
+        return None
+    job.refresh_from_db()
+    return job
+
+
+def run(job_id: int, *, worker: str | None = None) -> ImportJob | None:
+    """Run (or resume) an import until it is done, failed, cancelled or taken over."""
+    worker = worker or worker_id()
+    job = claim(job_id, worker)
+    if job is None:
+        return None
+    try:
+        _run_claimed(job, worker)
+    except LostClaim:
+        logger.info("import %s: stopped (cancelled or taken over)", job.pk)
+    except ImportFileError as exc:
+        _finish(job, worker, JobStatus.FAILED, str(exc))
+    except Exception:
+        logger.exception("import %s failed", job.pk)
+        _finish(
+            job,
+            worker,
+            JobStatus.FAILED,
+            _("The import stopped on an unexpected error after row %s; it can be resumed.")
+            % (job.position + 1),
+        )
+    job.refresh_from_db()
+    return job
+
+
+def _run_claimed(job: ImportJob, worker: str) -> None:
+    target = target_for(job.target)
+    actor = job.created_by
+    if actor is None or not actor.is_active:
+        _finish(job, worker, JobStatus.FAILED, _("The member who started this import is gone."))
+        return
+    path = files.resolve(job.file_path)
+    info = source_of(job)
+    if job.total_rows is None:
+        total = count_rows(path, info)  # also checks the encoding of every line of a CSV
+        ImportJob.objects.filter(pk=job.pk, worker=worker).update(total_rows=total)
+        job.total_rows = total
+    ctx = build_context(job, actor)
+    group_column = job.mapping.index(target.group_key) if target.group_key in job.mapping else None
+    run_started = time.monotonic()
+    run_rows = 0
+    for raw in batches(iter_rows(path, info, start=job.position), job.batch_size, group_column):
+        result = process_batch(job, target, raw, ctx)
+        commit_batch(
+            job,
+            target,
+            result,
+            ctx,
+            consumed=len(raw),
+            worker=worker,
+            run_rows=run_rows,
+            run_started=run_started,
+        )
+        run_rows += len(raw)
+    _finish(job, worker, JobStatus.DONE, "")
+
+
+def _finish(job: ImportJob, worker: str, status: str, message: str) -> None:
+    updates: dict[str, Any] = {
+        "status": status,
+        "message": message,
+        "finished_at": timezone.now(),
+        "eta_seconds": 0 if status == JobStatus.DONE else None,
+    }
+    if status == JobStatus.DONE:
+        updates["total_rows"] = F("position")
+    ImportJob.objects.filter(pk=job.pk, worker=worker, status=JobStatus.RUNNING).update(**updates)
+
+
+def runnable_stale_jobs() -> list[tuple[int, int]]:
+    """(tenant id, job id) of running imports whose worker is gone: operator code, all tenants."""
+    out = []
+    for job in ImportJob.all_tenants.filter(status=JobStatus.RUNNING).only(
+        "id", "tenant_id", "worker", "heartbeat_at"
+    ):
+        if _worker_gone(job):
+            out.append((job.tenant_id, job.pk))
+    return out
