@@ -62,6 +62,7 @@ class Account(TenantModel, NameKeys):
             models.Index(fields=["tenant", "pinyin_key"], name="account_pinyin_idx"),
             models.Index(fields=["tenant", "initials_key"], name="account_initials_idx"),
             models.Index(fields=["tenant", "owner", "id"], name="account_owner_idx"),
+            models.Index(fields=["tenant", "external_id"], name="account_external_idx"),
         ]
 
     def __str__(self) -> str:
@@ -107,6 +108,7 @@ class Contact(TenantModel, NameKeys):
             models.Index(fields=["tenant", "phone_index"], name="contact_phone_idx"),
             models.Index(fields=["tenant", "owner", "id"], name="contact_owner_idx"),
             models.Index(fields=["tenant", "account", "id"], name="contact_account_idx"),
+            models.Index(fields=["tenant", "external_id"], name="contact_external_idx"),
         ]
 
     def __str__(self) -> str:
