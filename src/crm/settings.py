@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves the API docs page's JS/CSS from static files, not a CDN
     "huey.contrib.djhuey",
     "crm.core",
     "crm.tenancy",
@@ -56,12 +57,14 @@ INSTALLED_APPS = [
     "crm.activities",
     "crm.customers",
     "crm.sales",
+    "crm.integrations",
     "crm.web",
     "crm.operations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "crm.web.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -69,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "crm.tenancy.middleware.TenantMiddleware",
+    "crm.web.middleware.WebRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -88,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "crm.web.context_processors.shell",
             ],
         },
     },
@@ -128,6 +133,8 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 LOGIN_FAILURE_LIMIT = int(os.environ.get("CRM_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("CRM_LOGIN_FAILURE_WINDOW", "900"))
+LOGIN_FAILURE_ADDRESS_LIMIT = int(os.environ.get("CRM_LOGIN_FAILURE_ADDRESS_LIMIT", "20"))
+AUTHENTICATION_BACKENDS = ["crm.tenancy.backends.ThrottledModelBackend"]
 
 # --- i18n ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -186,6 +193,7 @@ EMAIL_USE_TLS = _env_bool("CRM_SMTP_TLS", False)
 EMAIL_TIMEOUT = int(os.environ.get("CRM_SMTP_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("CRM_FROM_EMAIL", "crm@localhost")
 OUTBOX_MAX_ATTEMPTS = int(os.environ.get("CRM_OUTBOX_MAX_ATTEMPTS", "12"))
+OUTBOX_JOB_MINUTES = int(os.environ.get("CRM_OUTBOX_JOB_MINUTES", "1"))
 
 # --- field encryption ---------------------------------------------------------------------------
 # Keys come from CRM_FIELD_KEYS (JSON) or a key file in the data directory made on first use.
@@ -218,4 +226,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CRM_LOG_LEVEL", "WARNING")},
+    "loggers": {"huey": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

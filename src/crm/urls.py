@@ -4,5 +4,6 @@ from crm.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("crm.web.urls")),
 ]

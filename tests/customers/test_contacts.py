@@ -49,7 +49,11 @@ def test_bad_phone_names_the_field_and_stores_nothing(world) -> None:
     with pytest.raises(ValidationFailedError) as caught:
         contact_create(actor=world.sales, values={"name": "x" * 10_000})
     assert list(caught.value.fields) == ["name"]
-    assert (Contact.objects.count(), AuditLog.objects.count(), OutboxEvent.objects.count()) == before
+    assert (
+        Contact.objects.count(),
+        AuditLog.objects.count(),
+        OutboxEvent.objects.count(),
+    ) == before
 
 
 def test_visibility_own_team_all(world) -> None:

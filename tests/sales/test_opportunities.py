@@ -30,11 +30,15 @@ def test_moving_records_stage_history_and_timeline(world) -> None:
         (history[0].to_stage_id, won.pk),
     ]
     activity_log(
-        actor=world.sales, record_type="opportunity", record_id=opp.pk,
+        actor=world.sales,
+        record_type="opportunity",
+        record_id=opp.pk,
         values={"kind": "call", "subject": "谈价格"},
     )
-    kinds = {e.kind for e in record_timeline(actor=world.sales, record_type="opportunity",
-                                             record_id=opp.pk)}
+    kinds = {
+        e.kind
+        for e in record_timeline(actor=world.sales, record_type="opportunity", record_id=opp.pk)
+    }
     assert {"call", "stage_change", "audit"} <= kinds
 
 

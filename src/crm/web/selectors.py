@@ -1,0 +1,523 @@
+"""Reads the pages need beyond the apps' own selectors: dashboards, the kanban, global search,
+and what a member chose for the pages (time zone, columns, saved views).
+
+Everything starts from the apps' visibility-scoped selectors (`*_list(actor=...)`), so a number
+on a dashboard never counts a row its reader could not open.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from django.db import models
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Window,
+)
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from crm.activities.models import Task, TaskStatus
+from crm.activities.selectors import activity_list, task_list
+from crm.core.errors import NotFoundError
+from crm.customers.models import Account, Contact
+from crm.customers.selectors import account_list, contact_list
+from crm.sales.models import Lead, LeadStatus, Opportunity, Pipeline, Stage, StageChange
+from crm.sales.selectors import lead_list, opportunity_list, pipeline_list, stage_list
+from crm.tenancy.models import Membership, Team
+from crm.tenancy.permissions import visible_q
+from crm.tenancy.selectors import membership_list, team_list
+from crm.web.models import ListColumns, SavedView, UserPreference
+
+ZERO = Decimal("0")
+
+# --- member preferences -------------------------------------------------------------------------
+
+
+def preference_time_zone(*, actor: Membership) -> str:
+    """The member's own time zone, else the tenant's."""
+    pref = UserPreference.objects.filter(membership=actor).only("time_zone").first()
+    return (pref.time_zone if pref else "") or actor.tenant.time_zone
+
+
+def list_columns_get(*, actor: Membership, list_name: str) -> list[str] | None:
+    row = ListColumns.objects.filter(membership=actor, list_name=list_name).first()
+    return list(row.columns) if row else None
+
+
+def saved_view_list(*, actor: Membership, list_name: str) -> QuerySet[SavedView]:
+    return SavedView.objects.filter(membership=actor, list_name=list_name).order_by("name")
+
+
+def saved_view_get(*, actor: Membership, view_id: int) -> SavedView:
+    view = SavedView.objects.filter(membership=actor, pk=view_id).first()
+    if view is None:
+        raise NotFoundError("No such view.")
+    return view
+
+
+DELETABLE_MODELS: dict[str, type[models.Model]] = {
+    "account": Account,
+    "contact": Contact,
+    "lead": Lead,
+    "opportunity": Opportunity,
+}
+
+
+def deleted_record_get(*, actor: Membership, record_type: str, record_id: int) -> Any:
+    """A soft-deleted record the actor could see (for undo); NotFoundError otherwise."""
+    model = DELETABLE_MODELS.get(record_type)
+    if model is None:
+        raise NotFoundError("Not found.")
+    row = (
+        model._default_manager.filter(visible_q(actor), pk=record_id, deleted_at__isnull=False)
+        .select_related("owner")
+        .first()
+    )
+    if row is None:
+        raise NotFoundError("Not found.")
+    return row
+
+
+def team_get(*, team_id: int) -> Team:
+    team = team_list().filter(pk=team_id).first()
+    if team is None:
+        raise NotFoundError("No such team.")
+    return team
+
+
+def active_members() -> QuerySet[Membership]:
+    return membership_list().filter(is_active=True)
+
+
+# --- global search ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str
+    pk: int
+    title: str
+    detail: str
+
+
+def global_search(*, actor: Membership, query: str, limit: int = 5) -> list[SearchHit]:
+    """Accounts, contacts, leads and opportunities matching a name, pinyin, initials, or an exact
+    email / phone; at most `limit` of each, each search an index range scan."""
+    query = query.strip()[:100]
+    if not query:
+        return []
+    hits: list[SearchHit] = []
+    for account in account_list(actor=actor, search=query).order_by()[:limit]:
+        hits.append(SearchHit("account", account.pk, account.name, account.city))
+    for contact in contact_list(actor=actor, search=query).order_by()[:limit]:
+        company = contact.account.name if contact.account else ""
+        hits.append(SearchHit("contact", contact.pk, contact.name, company))
+    for lead in lead_list(actor=actor, search=query).order_by()[:limit]:
+        hits.append(SearchHit("lead", lead.pk, lead.name, lead.company))
+    for opp in opportunity_list(actor=actor, search=query)[:limit]:
+        hits.append(SearchHit("opportunity", opp.pk, opp.name, opp.stage.name))
+    return hits
+
+
+# --- dashboards ---------------------------------------------------------------------------------
+
+
+def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    local = timezone.localtime(now)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+@dataclass
+class StageTotal:
+    stage_id: int
+    name: str
+    count: int
+    amount: Decimal
+
+
+@dataclass
+class SalesDashboard:
+    tasks_overdue: list[Task]
+    tasks_today: list[Task]
+    leads_breached: int
+    leads_due_soon: int
+    leads_on_time: int
+    leads_no_sla: int
+    leads_next: list[Any]
+    pipeline: list[StageTotal]
+    pipeline_count: int
+    pipeline_amount: Decimal
+
+
+SLA_SOON = timedelta(hours=4)
+
+
+def sales_dashboard(*, actor: Membership, now: datetime | None = None) -> SalesDashboard:
+    """My tasks due today and overdue, my open leads by first-response SLA, my open pipeline."""
+    now = now or timezone.now()
+    day_start, day_end = _day_bounds(now)
+    tasks = list(
+        task_list(
+            actor=actor,
+            status=TaskStatus.OPEN,
+            assignee_id=actor.pk,
+            due_before=day_end,
+            ordering="due_at",
+        )[:50]
+    )
+    open_leads = lead_list(actor=actor, owner_id=actor.pk).filter(
+        status__in=[LeadStatus.NEW, LeadStatus.WORKING]
+    )
+    sla = open_leads.order_by().aggregate(
+        breached=Count("id", filter=Q(first_response_due_at__lt=now)),
+        soon=Count(
+            "id",
+            filter=Q(first_response_due_at__gte=now, first_response_due_at__lt=now + SLA_SOON),
+        ),
+        later=Count("id", filter=Q(first_response_due_at__gte=now + SLA_SOON)),
+        none=Count("id", filter=Q(first_response_due_at__isnull=True)),
+    )
+    leads_next = list(
+        open_leads.filter(first_response_due_at__isnull=False).order_by("first_response_due_at")[
+            :10
+        ]
+    )
+    pipeline = _stage_totals(opportunity_list(actor=actor, owner_id=actor.pk, is_open=True))
+    return SalesDashboard(
+        tasks_overdue=[t for t in tasks if t.due_at is not None and t.due_at < day_start],
+        tasks_today=[t for t in tasks if t.due_at is not None and t.due_at >= day_start],
+        leads_breached=sla["breached"],
+        leads_due_soon=sla["soon"],
+        leads_on_time=sla["later"],
+        leads_no_sla=sla["none"],
+        leads_next=leads_next,
+        pipeline=pipeline,
+        pipeline_count=sum(s.count for s in pipeline),
+        pipeline_amount=sum((s.amount for s in pipeline), ZERO),
+    )
+
+
+def _stage_totals(opportunities: QuerySet[Opportunity]) -> list[StageTotal]:
+    rows = (
+        opportunities.order_by()
+        .values("stage_id", "stage__name", "stage__order", "stage__pipeline_id")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("stage__pipeline_id", "stage__order", "stage_id")
+    )
+    return [StageTotal(r["stage_id"], r["stage__name"], r["n"], r["total"] or ZERO) for r in rows]
+
+
+@dataclass
+class FunnelStage:
+    stage_id: int
+    name: str
+    is_won: bool
+    count: int
+    amount: Decimal
+    average_amount: Decimal
+    reached: int
+    conversion_pct: float | None  # share of those who reached this stage that reached the next
+    average_days: float | None  # mean time spent in this stage by opportunities that left it
+
+
+@dataclass
+class RepActivity:
+    member_id: int
+    name: str
+    counts: dict[str, int]
+    total: int
+
+
+@dataclass
+class ManagerDashboard:
+    pipeline: Pipeline | None
+    funnel: list[FunnelStage]
+    won_this_month: Decimal
+    won_this_month_count: int
+    won_last_month: Decimal
+    won_last_month_count: int
+    reps: list[RepActivity]
+    activity_kinds: list[str] = field(default_factory=list)
+
+
+CYCLE_WINDOW = timedelta(days=365)
+ACTIVITY_WINDOW = timedelta(days=30)
+
+
+def funnel(
+    *, actor: Membership, pipeline: Pipeline, now: datetime | None = None
+) -> list[FunnelStage]:
+    """Per stage of the pipeline (lost stages left out): the opportunities now in it (count,
+    value, mean value), how many ever reached it or a later stage, the conversion to the next
+    stage and the mean days spent in it."""
+    now = now or timezone.now()
+    stages = [s for s in stage_list(pipeline_id=pipeline.pk) if not s.is_lost]
+    opps = opportunity_list(actor=actor, pipeline_id=pipeline.pk)
+    current: dict[int, dict[str, Any]] = {
+        r["stage_id"]: dict(r)
+        for r in opps.order_by()
+        .values("stage_id")
+        .annotate(n=Count("id"), total=Sum("amount"), avg=Avg("amount"))
+    }
+    # The furthest (non-lost) stage each opportunity ever entered, counted per stage order.
+    furthest = (
+        StageChange.objects.filter(opportunity=OuterRef("pk"), to_stage__is_lost=False)
+        .order_by()
+        .values("opportunity")
+        .annotate(m=Max("to_stage__order"))
+        .values("m")
+    )
+    reached_at: dict[int, int] = {
+        r["furthest"]: r["n"]
+        for r in opps.order_by()
+        .annotate(furthest=Subquery(furthest))
+        .values("furthest")
+        .annotate(n=Count("id"))
+        if r["furthest"] is not None
+    }
+    days = _days_in_stage(opps, since=now - CYCLE_WINDOW)
+    result: list[FunnelStage] = []
+    for stage in stages:
+        row = current.get(stage.pk, {})
+        reached = sum(n for order, n in reached_at.items() if order >= stage.order)
+        result.append(
+            FunnelStage(
+                stage_id=stage.pk,
+                name=stage.name,
+                is_won=stage.is_won,
+                count=row.get("n", 0),
+                amount=row.get("total") or ZERO,
+                average_amount=(row.get("avg") or ZERO),
+                reached=reached,
+                conversion_pct=None,
+                average_days=days.get(stage.pk),
+            )
+        )
+    for here, nxt in pairwise(result):
+        here.conversion_pct = round(100 * nxt.reached / here.reached, 1) if here.reached else None
+    for item in result:
+        item.average_amount = Decimal(item.average_amount).quantize(Decimal("0.01"))
+    return result
+
+
+def _days_in_stage(opps: QuerySet[Opportunity], *, since: datetime) -> dict[int, float]:
+    """Mean days spent in each stage by the moves out of it since `since`, computed in SQL: a
+    move's time in the stage starts at the change that brought the opportunity into it."""
+    entered = (
+        StageChange.objects.filter(
+            opportunity_id=OuterRef("opportunity_id"),
+            to_stage_id=OuterRef("from_stage_id"),
+            id__lt=OuterRef("id"),
+        )
+        .order_by("-id")
+        .values("at")[:1]
+    )
+    rows = (
+        StageChange.objects.filter(
+            opportunity__in=opps.order_by().values("pk"), from_stage__isnull=False, at__gte=since
+        )
+        .annotate(entered=Subquery(entered))
+        .filter(entered__isnull=False)
+        .annotate(spent=ExpressionWrapper(F("at") - F("entered"), output_field=DurationField()))
+        .order_by()
+        .values("from_stage_id")
+        .annotate(mean=Avg("spent"))
+    )
+    return {
+        r["from_stage_id"]: round(_as_timedelta(r["mean"]).total_seconds() / 86400, 1)
+        for r in rows
+        if r["mean"] is not None
+    }
+
+
+def _as_timedelta(value: Any) -> timedelta:
+    # PostgreSQL answers an interval; SQLite's average of microseconds may come back as a number.
+    return value if isinstance(value, timedelta) else timedelta(microseconds=float(value))
+
+
+def _won_between(actor: Membership, start: datetime, end: datetime) -> tuple[Decimal, int]:
+    row = (
+        opportunity_list(actor=actor)
+        .filter(stage__is_won=True, closed_at__gte=start, closed_at__lt=end)
+        .order_by()
+        .aggregate(total=Sum("amount"), n=Count("id"))
+    )
+    return row["total"] or ZERO, row["n"]
+
+
+def manager_dashboard(
+    *, actor: Membership, pipeline_id: int | None = None, now: datetime | None = None
+) -> ManagerDashboard:
+    now = now or timezone.now()
+    pipelines = pipeline_list()
+    pipeline = (
+        pipelines.filter(pk=pipeline_id).first() if pipeline_id is not None else None
+    ) or pipelines.first()
+    local_today = timezone.localtime(now).date()
+    this_month = _month_start(local_today)
+    last_month = _month_start(this_month - timedelta(days=1))
+    tz = timezone.get_current_timezone()
+
+    def at_midnight(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+    next_month = _month_start(this_month + timedelta(days=32))
+    won_now, won_now_n = _won_between(actor, at_midnight(this_month), at_midnight(next_month))
+    won_last, won_last_n = _won_between(actor, at_midnight(last_month), at_midnight(this_month))
+    reps, kinds = rep_activity(actor=actor, since=now - ACTIVITY_WINDOW)
+    return ManagerDashboard(
+        pipeline=pipeline,
+        funnel=funnel(actor=actor, pipeline=pipeline, now=now) if pipeline else [],
+        won_this_month=won_now,
+        won_this_month_count=won_now_n,
+        won_last_month=won_last,
+        won_last_month_count=won_last_n,
+        reps=reps,
+        activity_kinds=kinds,
+    )
+
+
+def rep_activity(*, actor: Membership, since: datetime) -> tuple[list[RepActivity], list[str]]:
+    """Activities logged since `since` per owner and kind, among the records the actor sees."""
+    rows = (
+        activity_list(actor=actor, since=since)
+        .filter(owner__isnull=False)
+        .order_by()
+        .values("owner_id", "kind")
+        .annotate(n=Count("id"))
+    )
+    per_owner: dict[int, dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        per_owner[r["owner_id"]][r["kind"]] = r["n"]
+    names = {m.pk: str(m) for m in membership_list().filter(pk__in=list(per_owner))}
+    reps = [
+        RepActivity(pk, names.get(pk, "?"), counts, sum(counts.values()))
+        for pk, counts in per_owner.items()
+    ]
+    reps.sort(key=lambda r: (-r.total, r.name))
+    kinds = sorted({k for counts in per_owner.values() for k in counts})
+    return reps, kinds
+
+
+# --- kanban -------------------------------------------------------------------------------------
+
+
+@dataclass
+class KanbanColumn:
+    stage: Stage
+    cards: list[Opportunity]
+    count: int
+    amount: Decimal
+
+    @property
+    def hidden(self) -> int:
+        return max(0, self.count - len(self.cards))
+
+
+KANBAN_CARDS_PER_COLUMN = 40
+
+
+def kanban_opportunities(
+    *,
+    actor: Membership,
+    pipeline_id: int,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    close_before: date | None = None,
+    close_after: date | None = None,
+) -> QuerySet[Opportunity]:
+    qs = opportunity_list(actor=actor, pipeline_id=pipeline_id, owner_id=owner_id)
+    if team_id is not None:
+        qs = qs.filter(owner__team_id=team_id)
+    if close_before is not None:
+        qs = qs.filter(expected_close_date__lte=close_before)
+    if close_after is not None:
+        qs = qs.filter(expected_close_date__gte=close_after)
+    return qs
+
+
+def kanban_totals(qs: QuerySet[Opportunity]) -> dict[int, tuple[int, Decimal]]:
+    return {
+        r["stage_id"]: (r["n"], r["total"] or ZERO)
+        for r in qs.order_by().values("stage_id").annotate(n=Count("id"), total=Sum("amount"))
+    }
+
+
+def kanban_board(
+    *,
+    actor: Membership,
+    pipeline: Pipeline,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    close_before: date | None = None,
+    close_after: date | None = None,
+    per_column: int = KANBAN_CARDS_PER_COLUMN,
+) -> list[KanbanColumn]:
+    """Columns per stage with their totals and the first cards (largest amount first), each card
+    with its owner, days in stage and next open task; three queries whatever the size."""
+    qs = kanban_opportunities(
+        actor=actor,
+        pipeline_id=pipeline.pk,
+        owner_id=owner_id,
+        team_id=team_id,
+        close_before=close_before,
+        close_after=close_after,
+    )
+    totals = kanban_totals(qs)
+    # Two steps so that the per-card subqueries run for the shown cards only: first the ids of
+    # the largest `per_column` per stage (a window over two columns), then those cards in full.
+    ranked = (
+        qs.order_by()
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F("stage_id")], order_by=[F("amount").desc(), F("id")]
+            )
+        )
+        .filter(rank__lte=per_column)
+        .values_list("pk", flat=True)
+    )
+    next_task = Task.objects.filter(
+        record_type="opportunity", record_id=OuterRef("pk"), status=TaskStatus.OPEN
+    ).order_by(F("due_at").asc(nulls_last=True), "id")
+    cards = (
+        Opportunity.objects.filter(pk__in=list(ranked))
+        .select_related("owner", "account")
+        .annotate(
+            next_task_title=Subquery(next_task.values("title")[:1]),
+            next_task_due=Subquery(next_task.values("due_at")[:1]),
+        )
+        .order_by("stage_id", "-amount", "id")
+    )
+    by_stage: dict[int, list[Opportunity]] = defaultdict(list)
+    for card in cards:
+        by_stage[card.stage_id].append(card)
+    return [
+        KanbanColumn(
+            stage=stage,
+            cards=by_stage.get(stage.pk, []),
+            count=totals.get(stage.pk, (0, ZERO))[0],
+            amount=totals.get(stage.pk, (0, ZERO))[1],
+        )
+        for stage in stage_list(pipeline_id=pipeline.pk)
+    ]

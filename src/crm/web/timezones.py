@@ -1,0 +1,11 @@
+"""The IANA time zone names, read from the tz database once per process."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
