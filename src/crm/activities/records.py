@@ -49,12 +49,19 @@ def timeline_providers() -> list[TimelineProvider]:
     return list(_timeline_providers)
 
 
-def linked_record(actor: Membership, record_type: str, record_id: int) -> Any:
-    """The record an activity links to, visible to the actor; a field error otherwise."""
+def record_find(actor: Membership, record_type: str, record_id: int) -> Any:
+    """The record of this type and id visible to the actor; NotFoundError otherwise."""
     finder = _finders.get(record_type)
     if finder is None:
+        raise NotFoundError(_("Unknown record type."))
+    return finder(actor, record_id)
+
+
+def linked_record(actor: Membership, record_type: str, record_id: int) -> Any:
+    """The record an activity links to, visible to the actor; a field error otherwise."""
+    if record_type not in _finders:
         raise field_error("record_type", _("Unknown record type."))
     try:
-        return finder(actor, record_id)
+        return record_find(actor, record_type, record_id)
     except NotFoundError as exc:
         raise field_error("record_id", _("No such record.")) from exc

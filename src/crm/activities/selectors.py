@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from crm.activities.models import Activity, Task
-from crm.activities.records import TimelineEntry, linked_record, timeline_providers
+from crm.activities.records import TimelineEntry, record_find, timeline_providers
 from crm.core.errors import NotFoundError
 from crm.tenancy.models import Membership
 from crm.tenancy.permissions import visible_q
@@ -21,9 +21,12 @@ def activity_list(
     kind: str = "",
     owner_id: int | None = None,
     since: datetime | None = None,
+    search: str = "",
     ordering: str = "-id",
 ) -> QuerySet[Activity]:
     qs = Activity.objects.filter(visible_q(actor))
+    if search:
+        qs = qs.filter(subject__icontains=search[:100])
     if record_type:
         qs = qs.filter(record_type=record_type)
     if record_id is not None:
@@ -53,9 +56,12 @@ def task_list(
     record_type: str = "",
     record_id: int | None = None,
     due_before: datetime | None = None,
+    search: str = "",
     ordering: str = "-id",
 ) -> QuerySet[Task]:
     qs = Task.objects.filter(visible_q(actor, "assignee"))
+    if search:
+        qs = qs.filter(title__icontains=search[:100])
     if status:
         qs = qs.filter(status=status)
     if assignee_id is not None:
@@ -80,8 +86,11 @@ def task_get(*, actor: Membership, task_id: int) -> Task:
 def record_timeline(
     *, actor: Membership, record_type: str, record_id: int, limit: int = 100
 ) -> list[TimelineEntry]:
-    """Activities, tasks and what other apps contribute (stage changes, audit), newest first."""
-    linked_record(actor, record_type, record_id)
+    """Activities, tasks and what other apps contribute (stage changes, audit), newest first.
+
+    Raises NotFoundError when the record does not exist or is not visible to the actor.
+    """
+    record_find(actor, record_type, record_id)
     entries = [
         TimelineEntry(a.at, a.kind, a.subject, a.body[:500], str(a.owner or ""), a.pk)
         for a in Activity.objects.filter(record_type=record_type, record_id=record_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from django.db import models
 from django.db.models import Q
 
 from crm.core import crypto
@@ -22,16 +23,26 @@ def prefix_q(field: str, prefix: str) -> Q:
     return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix + _TOP})
 
 
-def name_search_q(query: str) -> Q | None:
+def name_search_q(query: str, model: type[models.Model] | None = None) -> Q | None:
+    """Rows whose name, pinyin or initials start with the query.
+
+    Given the model, the three prefix ranges are three index range scans joined by UNION ALL
+    (`pk IN (...)`): SQLite does not use the (tenant, key) indexes for an OR of ranges and scans
+    the whole tenant instead (0.5 s for a rare name at 500,000 contacts; under 20 ms this way).
+    """
     key = name_key(query)[:100]
     if not key:
         return None
     compact = key.replace(" ", "")
-    return (
-        prefix_q("name_key", key)
-        | prefix_q("pinyin_key", compact)
-        | prefix_q("initials_key", compact)
+    ranges = (
+        prefix_q("name_key", key),
+        prefix_q("pinyin_key", compact),
+        prefix_q("initials_key", compact),
     )
+    if model is None:
+        return ranges[0] | ranges[1] | ranges[2]
+    first, *rest = (model._default_manager.filter(r).values("pk") for r in ranges)
+    return Q(pk__in=first.union(*rest, all=True))
 
 
 def exact_contact_q(query: str) -> Q | None:
@@ -47,10 +58,10 @@ def exact_contact_q(query: str) -> Q | None:
     return None
 
 
-def person_search_q(query: str) -> Q:
+def person_search_q(query: str, model: type[models.Model] | None = None) -> Q:
     """Names, pinyin, initials, or exact email/phone; matches nothing for an empty key."""
     exact = exact_contact_q(query)
     if exact is not None:
         return exact
-    by_name = name_search_q(query)
+    by_name = name_search_q(query, model)
     return by_name if by_name is not None else Q(pk__in=[])

@@ -26,7 +26,7 @@ def account_list(
 ) -> QuerySet[Account]:
     qs = Account.objects.filter(visible_q(actor), deleted_at__isnull=True)
     if search:
-        q = name_search_q(search)
+        q = name_search_q(search, Account)
         qs = qs.filter(q) if q is not None else qs.none()
     if owner_id is not None:
         qs = qs.filter(owner_id=owner_id)
@@ -58,7 +58,7 @@ def contact_list(
 ) -> QuerySet[Contact]:
     qs = Contact.objects.filter(visible_q(actor), deleted_at__isnull=True)
     if search:
-        qs = qs.filter(person_search_q(search))
+        qs = qs.filter(person_search_q(search, Contact))
     if account_id is not None:
         qs = qs.filter(account_id=account_id)
     if owner_id is not None:
@@ -83,8 +83,9 @@ def contact_find_by_email(*, actor: Membership, email: str) -> QuerySet[Contact]
     return contact_list(actor=actor).filter(person_search_q(email))
 
 
-def tag_list() -> QuerySet[Tag]:
-    return Tag.objects.order_by("name")
+def tag_list(*, search: str = "") -> QuerySet[Tag]:
+    qs = Tag.objects.order_by("name")
+    return qs.filter(name__icontains=search[:60]) if search else qs
 
 
 def tag_get(*, tag_id: int) -> Tag:

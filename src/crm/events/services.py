@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
+from crm.core.errors import NotFoundError
 from crm.events.models import Notification, OutboxEvent
 from crm.tenancy.audit import audit_append
 from crm.tenancy.models import Membership
@@ -51,3 +53,13 @@ def notification_create(
     return Notification.objects.create(
         recipient=recipient, kind=kind, message=message[:500], link=link
     )
+
+
+def notification_mark_read(*, actor: Membership, notification: Notification) -> Notification:
+    """Mark one of the actor's notifications read (idempotent; reading is not audited)."""
+    if notification.recipient_id != actor.pk:
+        raise NotFoundError("No such notification.")
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at", "updated_at"])
+    return notification

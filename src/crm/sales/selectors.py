@@ -38,7 +38,7 @@ def lead_list(
 ) -> QuerySet[Lead]:
     qs = Lead.objects.filter(visible_q(actor), deleted_at__isnull=True)
     if search:
-        qs = qs.filter(person_search_q(search))
+        qs = qs.filter(person_search_q(search, Lead))
     if status:
         qs = qs.filter(status=status)
     if priority:
@@ -170,9 +170,12 @@ def order_list(
     contact_id: int | None = None,
     account_id: int | None = None,
     status: str = "",
+    search: str = "",
     ordering: str = "-id",
 ) -> QuerySet[Order]:
     qs = Order.objects.filter(visible_q(actor))
+    if search:
+        qs = qs.filter(number__istartswith=search[:40])
     if contact_id is not None:
         qs = qs.filter(contact_id=contact_id)
     if account_id is not None:

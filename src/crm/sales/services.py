@@ -377,11 +377,18 @@ def opportunity_delete(*, actor: Membership, opportunity: Opportunity) -> None:
 # --- products -----------------------------------------------------------------------------------
 
 
+def _check_sku_free(product: Product) -> None:
+    # full_clean() skips the (tenant, sku) constraint because `tenant` is excluded from it.
+    if product.sku and Product.objects.filter(sku=product.sku).exclude(pk=product.pk).exists():
+        raise field_error("sku", _("A product with this SKU exists."))
+
+
 @transaction.atomic
 def product_create(*, actor: Membership, values: Mapping[str, Any]) -> Product:
     require_write(actor)
     product = Product()
     assign(product, values, PRODUCT_FIELDS)
+    _check_sku_free(product)
     return save_new(actor, product)
 
 
@@ -390,6 +397,7 @@ def product_update(*, actor: Membership, product: Product, values: Mapping[str, 
     require_write(actor)
     before = snapshot(product, PRODUCT_FIELDS)
     assign(product, values, PRODUCT_FIELDS)
+    _check_sku_free(product)
     save_changes(actor, product, before)
     return product
 
@@ -406,8 +414,10 @@ def product_delete(*, actor: Membership, product: Product) -> None:
 # --- orders -------------------------------------------------------------------------------------
 
 
-def _line_values(line: Mapping[str, Any], index: int) -> OrderLine:
-    product = resolve(Product, line.get("product_id"), f"lines.{index}.product_id")
+def _line_values(line: Mapping[str, Any], index: int | None) -> OrderLine:
+    """An unsaved line; `index` is its place in an order's `lines` (None for a lone line)."""
+    field = "product_id" if index is None else f"lines.{index}.product_id"
+    product = resolve(Product, line.get("product_id"), field)
     quantity = Decimal(str(line.get("quantity", 1)))
     unit_price = Decimal(str(line.get("unit_price", product.price if product else 0)))
     return OrderLine(
@@ -476,11 +486,29 @@ def order_delete(*, actor: Membership, order: Order) -> None:
 @transaction.atomic
 def order_line_add(*, actor: Membership, order: Order, line: Mapping[str, Any]) -> OrderLine:
     _require_editable(actor, order.owner)
-    built = _line_values(line, 0)
+    built = _line_values(line, None)
     built.order = order
     save_new(actor, built)
     _recompute_total(actor, order)
     return built
+
+
+ORDER_LINE_FIELDS = ("description", "category", "quantity", "unit_price")
+
+
+@transaction.atomic
+def order_line_update(
+    *, actor: Membership, line: OrderLine, values: Mapping[str, Any]
+) -> OrderLine:
+    """Change a line's text, quantity or price; its amount and the order total follow."""
+    order = line.order
+    _require_editable(actor, order.owner)
+    before = snapshot(line, (*ORDER_LINE_FIELDS, "amount"))
+    assign(line, values, ORDER_LINE_FIELDS)
+    line.amount = (Decimal(line.quantity) * Decimal(line.unit_price)).quantize(Decimal("0.01"))
+    save_changes(actor, line, before)
+    _recompute_total(actor, order)
+    return line
 
 
 @transaction.atomic
@@ -494,5 +522,6 @@ def order_line_delete(*, actor: Membership, line: OrderLine) -> None:
 def _recompute_total(actor: Membership, order: Order) -> None:
     before = snapshot(order, ["total"])
     total = OrderLine.objects.filter(order=order).aggregate(s=Sum(F("amount")))["s"]
-    order.total = total or Decimal("0")
+    # SQLite sums decimals as floats (319.8000000000000113...): back to cents.
+    order.total = Decimal(total or 0).quantize(Decimal("0.01"))
     save_changes(actor, order, before)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from crm.core.errors import NotFoundError
@@ -58,8 +58,12 @@ def tenant_get_by_slug(slug: str) -> Tenant:
     return tenant
 
 
-def membership_list() -> QuerySet[Membership]:
-    return Membership.objects.select_related("user", "team").order_by("id")
+def membership_list(*, search: str = "") -> QuerySet[Membership]:
+    qs = Membership.objects.select_related("user", "team").order_by("id")
+    if search:
+        text = search[:100]
+        qs = qs.filter(Q(display_name__icontains=text) | Q(user__username__icontains=text))
+    return qs
 
 
 def membership_get(*, membership_id: int) -> Membership:

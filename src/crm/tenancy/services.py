@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -182,6 +184,23 @@ def api_token_create(
         changes={"name": [None, token.name], "scopes": [None, scope_list]},
     )
     return token, secret
+
+
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def api_token_touch(token: ApiToken) -> None:
+    """Stamp last_used_at at most once a minute: a conditional UPDATE, no audit row.
+
+    Runs during authentication, before the tenant is set, hence the explicit manager on the
+    token's own row.
+    """
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < TOKEN_TOUCH_INTERVAL:
+        return
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOKEN_TOUCH_INTERVAL)
+    ApiToken.all_tenants.filter(stale, pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
 
 
 @transaction.atomic
