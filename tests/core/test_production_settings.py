@@ -14,6 +14,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path) -> None:
         "CRM_HTTPS": "1",
     }
     env.pop("CRM_DEBUG", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests' conftest
     result = subprocess.run(
         [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"],
         env=env,

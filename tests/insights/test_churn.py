@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,17 +12,9 @@ from crm.insights.analytics.churn import (
     fit_churn_model,
     single_feature_baseline,
 )
+from tests.data_paths import DATA
 
-
-def _shared_data() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if default.is_dir():
-        return default
-    return Path(os.environ.get("CRM_SHARED_DATA", str(default)))
-
-
-MLC = _shared_data() / "churn" / "mlc_churn.csv"
-needs_data = pytest.mark.skipif(not MLC.is_file(), reason=f"{MLC} not found")
+MLC = DATA / "churn" / "mlc_churn.csv"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +30,6 @@ def hgb(mlc: tuple[pd.DataFrame, pd.Series]) -> ChurnResult:
     return fit_churn_model(features, labels, model="hgb", random_state=0)
 
 
-@needs_data
 def test_model_beats_constant_and_best_single_feature(
     mlc: tuple[pd.DataFrame, pd.Series], hgb: ChurnResult
 ) -> None:
@@ -59,7 +47,6 @@ def test_model_beats_constant_and_best_single_feature(
     assert hgb.test_probabilities.min() > 0 and hgb.test_probabilities.max() < 1
 
 
-@needs_data
 def test_stratified_holdout_keeps_churn_rate(
     mlc: tuple[pd.DataFrame, pd.Series], hgb: ChurnResult
 ) -> None:
@@ -70,7 +57,6 @@ def test_stratified_holdout_keeps_churn_rate(
     assert float((held == "yes").mean()) == pytest.approx(hgb.churn_rate_test)
 
 
-@needs_data
 def test_reasons_are_the_measured_probability_drops(
     mlc: tuple[pd.DataFrame, pd.Series], hgb: ChurnResult
 ) -> None:
@@ -107,7 +93,6 @@ def test_reasons_are_the_measured_probability_drops(
         assert others.max() == pytest.approx(drop, abs=1e-9)
 
 
-@needs_data
 def test_reasons_point_at_unusual_values(
     mlc: tuple[pd.DataFrame, pd.Series], hgb: ChurnResult
 ) -> None:
@@ -121,7 +106,6 @@ def test_reasons_point_at_unusual_values(
     assert (held.loc[plan, "international_plan"] == "yes").all()
 
 
-@needs_data
 def test_time_ordered_split_holds_out_the_latest_rows(
     mlc: tuple[pd.DataFrame, pd.Series],
 ) -> None:
@@ -136,7 +120,6 @@ def test_time_ordered_split_holds_out_the_latest_rows(
     assert result.auc > result.baseline_auc > 0.5
 
 
-@needs_data
 def test_logistic_model_also_beats_baseline(mlc: tuple[pd.DataFrame, pd.Series]) -> None:
     features, labels = mlc
     result = fit_churn_model(features, labels, model="logistic")

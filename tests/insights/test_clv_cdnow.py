@@ -7,8 +7,6 @@ Hardie's spreadsheets, as listed in ``shared/data/README.md``.  No database or D
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,20 +15,9 @@ from scipy import special
 
 from crm.insights.analytics import clv
 from crm.insights.analytics.rfm import holdout_purchase_counts, summary_data_from_transactions
+from tests.data_paths import DATA
 
-
-def _shared_data() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if default.is_dir():
-        return default
-    return Path(os.environ.get("CRM_SHARED_DATA", str(default)))
-
-
-CDNOW = _shared_data() / "cdnow"
-pytestmark = pytest.mark.skipif(
-    not (CDNOW / "CDNOW_sample.txt").is_file(),
-    reason=f"CDNOW data not found under {CDNOW} (set CRM_SHARED_DATA)",
-)
+CDNOW = DATA / "cdnow"
 
 CALIBRATION_END = "1997-09-30"
 

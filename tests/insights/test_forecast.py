@@ -1,14 +1,12 @@
 """Forecasting core: accuracy on public series, R's auto.arima on Airline, intervals, odd input.
 
-Data: ../shared/data/sales (see its README), or $CRM_SHARED_DATA.
+Data: tests/data/sales (copied from ../shared/data; see its README).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,17 +20,9 @@ from crm.insights.analytics.forecast import (
     mase,
     mase_scale,
 )
+from tests.data_paths import DATA
 
-
-def _sales_dir() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sales"
-    if default.is_dir():
-        return default
-    env = Path(os.environ.get("CRM_SHARED_DATA", ""))
-    return env / "sales" if (env / "sales").is_dir() else env
-
-
-SALES = _sales_dir()
+SALES = DATA / "sales"
 
 
 def _series() -> dict[str, tuple[np.ndarray, int, int]]:

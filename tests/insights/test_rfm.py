@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,16 +14,9 @@ from crm.insights.analytics.rfm import (
     quintile_scores,
     summary_data_from_transactions,
 )
+from tests.data_paths import DATA
 
-
-def _shared_data() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if default.is_dir():
-        return default
-    return Path(os.environ.get("CRM_SHARED_DATA", str(default)))
-
-
-CDNOW_SAMPLE = _shared_data() / "cdnow" / "CDNOW_sample.txt"
+CDNOW_SAMPLE = DATA / "cdnow" / "CDNOW_sample.txt"
 
 
 @pytest.fixture
@@ -131,7 +121,6 @@ def test_holdout_counts(small: pd.DataFrame) -> None:
     assert counts.to_dict() == {1: 1}
 
 
-@pytest.mark.skipif(not CDNOW_SAMPLE.is_file(), reason="CDNOW data not found")
 def test_rfm_on_cdnow_has_equal_quintiles() -> None:
     raw = pd.read_csv(
         CDNOW_SAMPLE,
