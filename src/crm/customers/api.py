@@ -32,6 +32,7 @@ from crm.customers.schemas import (
 router = Router()
 RELATIONS = ("account_id", "owner_id", "tag_ids")
 
+
 # --- accounts -----------------------------------------------------------------------------------
 
 
@@ -40,7 +41,7 @@ RELATIONS = ("account_id", "owner_id", "tag_ids")
 )
 def account_list(request: HttpRequest, filters: Query[AccountFilter]) -> dict[str, Any]:
     qs = selectors.account_list(actor=actor(request), **filters.selector_kwargs())
-    return paginated(qs.prefetch_related("tags"), filters)
+    return paginated(selectors.with_tag_ids(qs), filters)
 
 
 @router.post(
@@ -103,7 +104,7 @@ def account_delete(request: HttpRequest, account_id: Path[Id]) -> Status[None]:
 )
 def contact_list(request: HttpRequest, filters: Query[ContactFilter]) -> dict[str, Any]:
     qs = selectors.contact_list(actor=actor(request), **filters.selector_kwargs())
-    return paginated(qs.prefetch_related("tags"), filters)
+    return paginated(selectors.with_tag_ids(qs), filters)
 
 
 @router.post(

@@ -38,6 +38,11 @@ NameOrdering = Literal["id", "-id", "name", "-name", "created_at", "-created_at"
 
 
 def tag_ids_of(obj: Any) -> list[int]:
+    # Lists prefetch into a plain list (see api.TAGS_PREFETCH): reading `obj.tags.all()` there
+    # would build a queryset per row, a third of a list request's CPU time.
+    prefetched = getattr(obj, "prefetched_tags", None)
+    if prefetched is not None:
+        return [tag.pk for tag in prefetched]
     return [tag.pk for tag in obj.tags.all()]
 
 
