@@ -24,7 +24,8 @@ def _id_from(page: Page, kind: str) -> int:
 def _open_menu_on_phone(page: Page, phone: bool) -> None:
     if phone:
         page.locator(".navbar-toggler").click()
-        expect(page.locator("#main-nav")).to_be_visible()
+        # Wait for Bootstrap's collapse to finish: a click during the transition can be lost.
+        expect(page.locator("#main-nav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
 
 
 def _drag(page: Page, card_selector: str, target_selector: str) -> None:
@@ -148,11 +149,13 @@ def test_a_sales_rep_works_a_lead_into_an_opportunity(
 
     # English and back to Chinese.
     _open_menu_on_phone(page, phone)
-    page.locator(".navbar .language-switch button[value=en]").click()
+    with page.expect_navigation():
+        page.locator(".navbar .language-switch button[value=en]").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#timeline-heading")).to_have_text("Timeline")
     _open_menu_on_phone(page, phone)
-    page.locator(".navbar .language-switch button[value=zh-hans]").click()
+    with page.expect_navigation():
+        page.locator(".navbar .language-switch button[value=zh-hans]").click()
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     with translation.override("zh-hans"):
         expect(page.locator("#timeline-heading")).to_have_text(translation.gettext("Timeline"))
