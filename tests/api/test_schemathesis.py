@@ -8,11 +8,14 @@ deadline, and no shrinking of examples that pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
@@ -31,7 +34,23 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 
 
 @pytest.fixture
-def auth_headers(world: Any) -> dict[str, str]:
+def keep_test_connection() -> Iterator[None]:
+    """Keep the test's database connection across requests, as Django's test client does.
+
+    The WSGI handler closes "old" connections at each request's start and end; inside a test's
+    transaction that closes the connection under the test on PostgreSQL.
+    """
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def auth_headers(world: Any, keep_test_connection: None) -> dict[str, str]:
     """Tenant A with a record of each kind (ids 1, 2, ... so generated ids hit real rows)."""
     admin = world.admin
     tag = tag_create(actor=admin, name="VIP")
