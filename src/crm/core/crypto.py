@@ -66,9 +66,18 @@ def load_field_keys(env_value: str | None, key_file: Path) -> FieldKeys:
         return parse_key_material(json.loads(env_value))
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole to a private file, then linked into place: several processes starting
+        # at once never read a half-written file, and the first link wins for all of them.
+        tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(generate_key_material(), handle)
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return parse_key_material(json.loads(key_file.read_text()))
 
 
