@@ -7,24 +7,16 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from crm.activities.models import Activity, Task, TaskStatus
 from crm.activities.records import linked_record
-from crm.core.errors import PermissionDeniedError
 from crm.core.writes import editable_field_names, snapshot
 from crm.events.crud import assign, hard_delete, resolve_owner, save_changes, save_new
 from crm.tenancy.models import Membership
-from crm.tenancy.permissions import can_see_owner, require_write
+from crm.tenancy.permissions import require_editable, require_write
 
 ACTIVITY_FIELDS = ("kind", "subject", "body", "at", "outcome", "duration_minutes")
 TASK_FIELDS = ("title", "notes", "due_at", "reminder_at")
-
-
-def _require_editable(actor: Membership, owner: Membership | None) -> None:
-    require_write(actor)
-    if not can_see_owner(actor, owner):
-        raise PermissionDeniedError(_("You cannot change this record."))
 
 
 @transaction.atomic
@@ -52,7 +44,7 @@ def activity_log(
 def activity_update(
     *, actor: Membership, activity: Activity, values: Mapping[str, Any]
 ) -> Activity:
-    _require_editable(actor, activity.owner)
+    require_editable(actor, activity.owner)
     before = snapshot(activity, editable_field_names(Activity))
     assign(activity, values, ACTIVITY_FIELDS)
     save_changes(actor, activity, before)
@@ -61,7 +53,7 @@ def activity_update(
 
 @transaction.atomic
 def activity_delete(*, actor: Membership, activity: Activity) -> None:
-    _require_editable(actor, activity.owner)
+    require_editable(actor, activity.owner)
     hard_delete(actor, activity)
 
 
@@ -97,7 +89,7 @@ def task_update(
     assignee_id: int | None = None,
     status: str | None = None,
 ) -> Task:
-    _require_editable(actor, task.assignee)
+    require_editable(actor, task.assignee)
     before = snapshot(task, editable_field_names(Task))
     assign(task, values, TASK_FIELDS)
     if assignee_id is not None:
@@ -113,5 +105,5 @@ def task_update(
 
 @transaction.atomic
 def task_delete(*, actor: Membership, task: Task) -> None:
-    _require_editable(actor, task.assignee)
+    require_editable(actor, task.assignee)
     hard_delete(actor, task)

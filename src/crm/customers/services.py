@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.core import crypto
-from crm.core.errors import PermissionDeniedError
 from crm.core.normalise import (
     InvalidValueError,
     name_key,
@@ -23,7 +22,7 @@ from crm.customers.models import Account, Contact, Tag
 from crm.events.crud import assign, hard_delete, resolve, resolve_owner, save_changes, save_new
 from crm.events.crud import soft_delete as _soft_delete
 from crm.tenancy.models import Membership
-from crm.tenancy.permissions import can_see_owner, require_write
+from crm.tenancy.permissions import require_editable, require_write
 
 ACCOUNT_FIELDS = (
     "name",
@@ -98,13 +97,8 @@ def normalise_personal_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _require_editable(actor: Membership, owner: Membership | None) -> None:
-    require_write(actor)
-    if not can_see_owner(actor, owner):
-        raise PermissionDeniedError(_("You cannot change this record."))
-
-
-def _set_tags(instance: Account | Contact, tag_ids: Iterable[int] | None) -> None:
+def tags_set(instance: Any, tag_ids: Iterable[int] | None) -> None:
+    """Replace a record's tags (None leaves them); every id must be a tag of this tenant."""
     if tag_ids is None:
         return
     ids = list(dict.fromkeys(tag_ids))
@@ -130,7 +124,7 @@ def account_create(
     assign(account, values, ACCOUNT_FIELDS)
     apply_name_keys(account, account.name)
     save_new(actor, account)
-    _set_tags(account, tag_ids)
+    tags_set(account, tag_ids)
     return account
 
 
@@ -143,20 +137,20 @@ def account_update(
     owner_id: int | None = None,
     tag_ids: Iterable[int] | None = None,
 ) -> Account:
-    _require_editable(actor, account.owner)
+    require_editable(actor, account.owner)
     before = snapshot(account, editable_field_names(Account))
     assign(account, values, ACCOUNT_FIELDS)
     if owner_id is not None:
         account.owner = resolve_owner(actor, owner_id)
     apply_name_keys(account, account.name)
     save_changes(actor, account, before, derived=NAME_KEY_FIELDS)
-    _set_tags(account, tag_ids)
+    tags_set(account, tag_ids)
     return account
 
 
 @transaction.atomic
 def account_delete(*, actor: Membership, account: Account) -> None:
-    _require_editable(actor, account.owner)
+    require_editable(actor, account.owner)
     _soft_delete(actor, account)
 
 
@@ -182,7 +176,7 @@ def contact_create(
         setattr(contact, field, index)
     apply_name_keys(contact, contact.name)
     save_new(actor, contact)
-    _set_tags(contact, tag_ids)
+    tags_set(contact, tag_ids)
     return contact
 
 
@@ -197,7 +191,7 @@ def contact_update(
     owner_id: int | None = None,
     tag_ids: Iterable[int] | None = None,
 ) -> Contact:
-    _require_editable(actor, contact.owner)
+    require_editable(actor, contact.owner)
     before = snapshot(contact, editable_field_names(Contact))
     values = normalise_personal_values(values)
     assign(contact, values, CONTACT_FIELDS)
@@ -211,13 +205,13 @@ def contact_update(
         contact.owner = resolve_owner(actor, owner_id)
     apply_name_keys(contact, contact.name)
     save_changes(actor, contact, before, derived=NAME_KEY_FIELDS + CONTACT_INDEX_FIELDS)
-    _set_tags(contact, tag_ids)
+    tags_set(contact, tag_ids)
     return contact
 
 
 @transaction.atomic
 def contact_delete(*, actor: Membership, contact: Contact) -> None:
-    _require_editable(actor, contact.owner)
+    require_editable(actor, contact.owner)
     _soft_delete(actor, contact)
 
 

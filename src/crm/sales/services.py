@@ -11,14 +11,15 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.errors import ConflictError, PermissionDeniedError
+from crm.core.errors import ConflictError
 from crm.core.writes import editable_field_names, field_error, snapshot
-from crm.customers.models import Account, Contact, Tag
+from crm.customers.models import Account, Contact
 from crm.customers.services import (
     NAME_KEY_FIELDS,
     apply_name_keys,
     normalise_personal_values,
     personal_data_indexes,
+    tags_set,
 )
 from crm.events.crud import (
     assign,
@@ -40,7 +41,7 @@ from crm.sales.models import (
     StageChange,
 )
 from crm.tenancy.models import Membership, Team
-from crm.tenancy.permissions import can_see_owner, require_admin, require_write
+from crm.tenancy.permissions import require_admin, require_editable, require_write
 
 LEAD_FIELDS = (
     "name",
@@ -70,22 +71,6 @@ DEFAULT_STAGES: Sequence[tuple[str, int, bool, bool]] = (
 )
 
 
-def _require_editable(actor: Membership, owner: Membership | None) -> None:
-    require_write(actor)
-    if not can_see_owner(actor, owner):
-        raise PermissionDeniedError(_("You cannot change this record."))
-
-
-def _set_tags(instance: Lead | Opportunity, tag_ids: Iterable[int] | None) -> None:
-    if tag_ids is None:
-        return
-    ids = list(dict.fromkeys(tag_ids))
-    tags = list(Tag.objects.filter(pk__in=ids))
-    if len(tags) != len(ids):
-        raise field_error("tag_ids", _("No such tag."))
-    instance.tags.set(tags)
-
-
 # --- leads --------------------------------------------------------------------------------------
 
 
@@ -111,7 +96,7 @@ def lead_create(
         setattr(lead, field, index)
     apply_name_keys(lead, lead.name)
     save_new(actor, lead)
-    _set_tags(lead, tag_ids)
+    tags_set(lead, tag_ids)
     return lead
 
 
@@ -125,7 +110,7 @@ def lead_update(
     team_id: int | None = None,
     tag_ids: Iterable[int] | None = None,
 ) -> Lead:
-    _require_editable(actor, lead.owner)
+    require_editable(actor, lead.owner)
     before = snapshot(lead, editable_field_names(Lead))
     values = normalise_personal_values(values)
     assign(lead, values, LEAD_FIELDS)
@@ -137,13 +122,13 @@ def lead_update(
         lead.team = resolve(Team, team_id, "team_id")
     apply_name_keys(lead, lead.name)
     save_changes(actor, lead, before, derived=(*NAME_KEY_FIELDS, "email_index", "phone_index"))
-    _set_tags(lead, tag_ids)
+    tags_set(lead, tag_ids)
     return lead
 
 
 @transaction.atomic
 def lead_delete(*, actor: Membership, lead: Lead) -> None:
-    _require_editable(actor, lead.owner)
+    require_editable(actor, lead.owner)
     soft_delete(actor, lead)
 
 
@@ -303,7 +288,7 @@ def opportunity_create(
         by=actor,
         amount=opportunity.amount,
     )
-    _set_tags(opportunity, tag_ids)
+    tags_set(opportunity, tag_ids)
     return opportunity
 
 
@@ -319,7 +304,7 @@ def opportunity_update(
     probability: int | None = None,
     tag_ids: Iterable[int] | None = None,
 ) -> Opportunity:
-    _require_editable(actor, opportunity.owner)
+    require_editable(actor, opportunity.owner)
     before = snapshot(opportunity, editable_field_names(Opportunity))
     assign(opportunity, values, OPPORTUNITY_FIELDS)
     if account_id is not None:
@@ -331,7 +316,7 @@ def opportunity_update(
     if probability is not None:
         opportunity.probability = probability
     save_changes(actor, opportunity, before)
-    _set_tags(opportunity, tag_ids)
+    tags_set(opportunity, tag_ids)
     return opportunity
 
 
@@ -343,7 +328,7 @@ def opportunity_move(
 
     The row is locked and re-read so two moves at once both land in the history in order.
     """
-    _require_editable(actor, opportunity.owner)
+    require_editable(actor, opportunity.owner)
     locked = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
     target = _stage_in(locked.pipeline, stage_id)
     if target.pk == locked.stage_id:
@@ -370,7 +355,7 @@ def opportunity_move(
 
 @transaction.atomic
 def opportunity_delete(*, actor: Membership, opportunity: Opportunity) -> None:
-    _require_editable(actor, opportunity.owner)
+    require_editable(actor, opportunity.owner)
     soft_delete(actor, opportunity)
 
 
@@ -464,7 +449,7 @@ def order_create(
 def order_update(
     *, actor: Membership, order: Order, values: Mapping[str, Any], owner_id: int | None = None
 ) -> Order:
-    _require_editable(actor, order.owner)
+    require_editable(actor, order.owner)
     before = snapshot(order, editable_field_names(Order))
     assign(order, values, ORDER_FIELDS)
     if Order.objects.filter(number=order.number).exclude(pk=order.pk).exists():
@@ -477,7 +462,7 @@ def order_update(
 
 @transaction.atomic
 def order_delete(*, actor: Membership, order: Order) -> None:
-    _require_editable(actor, order.owner)
+    require_editable(actor, order.owner)
     for line in OrderLine.objects.filter(order=order):
         hard_delete(actor, line)
     hard_delete(actor, order)
@@ -485,7 +470,7 @@ def order_delete(*, actor: Membership, order: Order) -> None:
 
 @transaction.atomic
 def order_line_add(*, actor: Membership, order: Order, line: Mapping[str, Any]) -> OrderLine:
-    _require_editable(actor, order.owner)
+    require_editable(actor, order.owner)
     built = _line_values(line, None)
     built.order = order
     save_new(actor, built)
@@ -502,7 +487,7 @@ def order_line_update(
 ) -> OrderLine:
     """Change a line's text, quantity or price; its amount and the order total follow."""
     order = line.order
-    _require_editable(actor, order.owner)
+    require_editable(actor, order.owner)
     before = snapshot(line, (*ORDER_LINE_FIELDS, "amount"))
     assign(line, values, ORDER_LINE_FIELDS)
     line.amount = (Decimal(line.quantity) * Decimal(line.unit_price)).quantize(Decimal("0.01"))
@@ -514,7 +499,7 @@ def order_line_update(
 @transaction.atomic
 def order_line_delete(*, actor: Membership, line: OrderLine) -> None:
     order = line.order
-    _require_editable(actor, order.owner)
+    require_editable(actor, order.owner)
     hard_delete(actor, line)
     _recompute_total(actor, order)
 

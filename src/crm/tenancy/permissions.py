@@ -37,6 +37,13 @@ def require_write(actor: Membership) -> None:
         raise PermissionDeniedError(_("Your role can only read records."))
 
 
+def require_editable(actor: Membership, owner: Membership | None) -> None:
+    """The actor may write and can see the record's owner (the same rule for every record)."""
+    require_write(actor)
+    if not can_see_owner(actor, owner):
+        raise PermissionDeniedError(_("You cannot change this record."))
+
+
 def require_admin(actor: Membership) -> None:
     if not actor.is_admin:
         raise PermissionDeniedError(_("Only an admin can do this."))
