@@ -181,6 +181,8 @@ else:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 
+LEAD_FOLLOWUP_EVERY_MINUTES = int(os.environ.get("CRM_LEAD_FOLLOWUP_EVERY_MINUTES", "15"))
+
 # --- email --------------------------------------------------------------------------------------
 # Django's send_mail() writes into the outbox table; the outbox job delivers over SMTP with retries.
 EMAIL_BACKEND = "crm.events.mail.OutboxEmailBackend"

@@ -41,3 +41,9 @@ class SalesConfig(AppConfig):
             ]
 
         register_timeline_provider(stage_changes)
+
+        from crm.events.dispatch import subscribe
+        from crm.sales.capture import lead_created_elsewhere
+
+        # Leads created by pages, the REST API or imports are scored and assigned too.
+        subscribe("lead.created", "sales.lead_flow", lead_created_elsewhere)

@@ -250,3 +250,6 @@ class OrderLine(TenantModel):
         max_digits=14, decimal_places=2, default=Decimal("0"), validators=NON_NEGATIVE
     )
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+
+from crm.sales import lead_models  # noqa: E402, F401  (the lead flow tables; registers them)
