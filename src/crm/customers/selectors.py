@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 
 from crm.core.errors import NotFoundError
 from crm.core.search import name_search_q, person_search_q
@@ -12,11 +12,14 @@ from crm.customers.models import Account, Contact, Tag
 from crm.tenancy.models import Membership
 from crm.tenancy.permissions import visible_q
 
-T = TypeVar("T", Account, Contact)
+T = TypeVar("T", bound=Model)
 
 
 def with_tag_ids(qs: QuerySet[T]) -> QuerySet[T]:
-    """Tag ids of a page's rows in one query, into a plain list (`prefetched_tags`)."""
+    """Tag ids of a page's rows in one query, into a plain list (`prefetched_tags`).
+
+    For any model with a `tags` many-to-many to Tag; read back by `schemas.tag_ids_of`.
+    """
     return qs.prefetch_related(
         Prefetch("tags", queryset=Tag.objects.only("id"), to_attr="prefetched_tags")
     )

@@ -9,6 +9,7 @@ from ninja import Path, Query, Router, Status
 
 from crm.core.api import Id, ListParams, actor, body_reference, created, no_content, paginated
 from crm.core.api import responses as r
+from crm.customers.selectors import with_tag_ids
 from crm.sales import selectors, services
 from crm.sales.models import (
     Lead,
@@ -81,7 +82,7 @@ ORDER_RELATIONS = ("contact_id", "account_id", "opportunity_id", "owner_id", "li
 @router.get("/leads", response=r({200: LeadPage}), operation_id="lead_list", tags=["leads"])
 def lead_list(request: HttpRequest, filters: Query[LeadFilter]) -> dict[str, Any]:
     qs = selectors.lead_list(actor=actor(request), **filters.selector_kwargs())
-    return paginated(qs.prefetch_related("tags"), filters)
+    return paginated(with_tag_ids(qs), filters)
 
 
 @router.post("/leads", response=r({201: LeadOut}), operation_id="lead_create", tags=["leads"])
@@ -231,7 +232,7 @@ OPP = ["opportunities"]
 )
 def opportunity_list(request: HttpRequest, filters: Query[OpportunityFilter]) -> dict[str, Any]:
     qs = selectors.opportunity_list(actor=actor(request), **filters.selector_kwargs())
-    return paginated(qs.prefetch_related("tags"), filters)
+    return paginated(with_tag_ids(qs), filters)
 
 
 @router.post(
