@@ -19,6 +19,9 @@ from crm.core.api import (
 )
 from crm.customers.api import router as customers_router
 from crm.events.api import router as events_router
+from crm.forecasts.api import router as forecasts_router
+from crm.insights.api import router as insights_router
+from crm.reports.api import router as reports_router
 from crm.sales.api import router as sales_router
 from crm.tenancy.api import router as tenancy_router
 from crm.tenancy.schemas import PingOut
@@ -54,3 +57,6 @@ api.add_router("", customers_router)
 api.add_router("", sales_router)
 api.add_router("", activities_router)
 api.add_router("", events_router)
+api.add_router("", insights_router)
+api.add_router("", forecasts_router)
+api.add_router("", reports_router)

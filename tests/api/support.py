@@ -3,9 +3,11 @@ walking the OpenAPI document (operations, example bodies)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.apps import apps
@@ -176,7 +178,22 @@ def build_records(world: Any, prefix: str) -> Records:
         "record_id": account.pk,
     }
     markers = [prefix, email, phone, token.prefix]
+    for module in _extra_record_modules():
+        with tenant_context(world.tenant.pk):
+            more_ids, more_markers = module.build(world, prefix)
+        ids.update(more_ids)
+        markers += more_markers
     return Records(ids, markers)
+
+
+def _extra_record_modules() -> list[Any]:
+    """Each app's API tests add records for their own path parameters in
+    `tests/api/records_<app>.py`: `build(world, prefix) -> (ids, markers)`, run in the tenant."""
+    folder = Path(__file__).parent
+    return [
+        importlib.import_module(f"tests.api.{path.stem}")
+        for path in sorted(folder.glob("records_*.py"))
+    ]
 
 
 # --- the OpenAPI document -----------------------------------------------------------------------

@@ -10,6 +10,8 @@ from django.utils import translation
 import crm
 
 PO = Path(crm.__file__).parent / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+# Apps may keep their own catalogue in src/crm/<app>/locale (Django finds it by itself).
+CATALOGUES = [PO, *sorted(Path(crm.__file__).parent.glob("*/locale/zh_Hans/LC_MESSAGES/django.po"))]
 
 
 def _unquote(text: str) -> str:
@@ -18,7 +20,12 @@ def _unquote(text: str) -> str:
 
 def _entries() -> list[tuple[str, str | None, str]]:
     entries = []
-    for block in PO.read_text(encoding="utf-8").split("\n\n")[1:]:
+    blocks = [
+        block
+        for catalogue in CATALOGUES
+        for block in catalogue.read_text(encoding="utf-8").split("\n\n")[1:]
+    ]
+    for block in blocks:
         msgid = re.search(r'^msgid "(.*)"$', block, re.M)
         if msgid is None:
             continue
@@ -40,7 +47,8 @@ def test_every_message_is_translated_and_compiled() -> None:
     assert len(entries) > 400
     untranslated = [msgid for msgid, _plural, msgstr in entries if not msgstr]
     assert untranslated == []
-    assert "fuzzy" not in PO.read_text(encoding="utf-8")
+    for catalogue in CATALOGUES:
+        assert "fuzzy" not in catalogue.read_text(encoding="utf-8"), catalogue
     stale = []
     with translation.override("zh-hans"):
         for msgid, plural, msgstr in entries:

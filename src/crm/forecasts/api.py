@@ -1,0 +1,5 @@
+"""API of crm.forecasts (mounted under /api/v1 by crm.api)."""
+
+from ninja import Router
+
+router = Router(tags=["forecasts"])

@@ -1,0 +1,7 @@
+"""Pages of crm.insights."""
+
+from django.urls import URLPattern
+
+app_name = "insights"
+
+urlpatterns: list[URLPattern] = []
