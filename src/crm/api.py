@@ -21,8 +21,10 @@ from crm.customers.api import router as customers_router
 from crm.events.api import router as events_router
 from crm.forecasts.api import router as forecasts_router
 from crm.insights.api import router as insights_router
+from crm.integrations.api import router as integrations_router
 from crm.reports.api import router as reports_router
 from crm.sales.api import router as sales_router
+from crm.sales.capture_api import router as lead_flow_router
 from crm.tenancy.api import router as tenancy_router
 from crm.tenancy.schemas import PingOut
 from crm.tenancy.selectors import api_token_authenticate
@@ -60,3 +62,5 @@ api.add_router("", events_router)
 api.add_router("", insights_router)
 api.add_router("", forecasts_router)
 api.add_router("", reports_router)
+api.add_router("", integrations_router)
+api.add_router("/lead-flow", lead_flow_router)

@@ -1,26 +1,25 @@
 from __future__ import annotations
 
+import base64
 import csv
 import io
 
-import pytest
 from django.test import Client
 
 from crm.activities.services import activity_log
 from crm.core.context import tenant_context
 from crm.customers.models import Contact
 from crm.customers.services import contact_create
+from crm.integrations.models import ImportJob, MergeRecord
 from crm.tenancy.services import api_token_create
 
 from .helpers import csv_bytes
-
-pytestmark = pytest.mark.urls("tests.integrations.urls")
 
 
 def client_for(member, scopes=("read", "write", "pii")) -> tuple[Client, dict[str, str]]:
     with tenant_context(member.tenant_id):
         _token, secret = api_token_create(actor=member, name="t", scopes=scopes)
-    return Client(), {"Authorization": f"Bearer {secret}"}
+    return Client(), {"Authorization": f"Bearer {secret}", "Accept-Language": "en"}
 
 
 def test_upload_map_preview_run_and_download_failed_rows(
@@ -112,6 +111,14 @@ def test_merge_endpoint_and_undo(world) -> None:
         headers=sales_auth,
     )
     assert hidden.status_code == 404
+    retried = client.post(
+        f"/api/v1/contacts/{a.pk}/merge",
+        {"other_id": b.pk},
+        content_type="application/json",
+        headers=auth,
+    )
+    assert retried.status_code == 201 and retried.json()["id"] == merge["id"]
+    assert MergeRecord.objects.count() == 1
     undo = client.post(
         f"/api/v1/merges/{merge['id']}/undo", {}, content_type="application/json", headers=auth
     )
@@ -122,9 +129,40 @@ def test_merge_endpoint_and_undo(world) -> None:
 def test_export_download_masks_without_pii_scope(world) -> None:
     contact_create(actor=world.admin, values={"name": "王五", "phone": "13800138000"})
     client, auth = client_for(world.admin, scopes=("read",))
-    response = client.get("/api/v1/exports/contact.csv", headers=auth)
+    response = client.get("/api/v1/exports/download?target=contact", headers=auth)
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    text = response.content.decode("utf-8-sig")
     assert "13800138000" not in text and "'+86138****8000" in text
-    xlsx = client.get("/api/v1/exports/contact.xlsx", headers=auth)
+    filtered = client.get("/api/v1/exports/download?target=contact&search=nobody", headers=auth)
+    assert filtered.content.decode("utf-8-sig").count("\n") == 1  # the header row only
+    refused = client.get("/api/v1/exports/download?target=contact&colour=red", headers=auth)
+    assert refused.status_code == 422 and "colour" in refused.json()["fields"]
+    xlsx = client.get("/api/v1/exports/download?target=contact&file_format=xlsx", headers=auth)
     assert xlsx.status_code == 200 and xlsx["Content-Disposition"].startswith("attachment")
+
+
+def test_json_upload_with_text_or_base64_and_its_errors(world) -> None:
+    client, auth = client_for(world.admin)
+    text = "姓名,邮箱\n张三,z@example.com\n"
+
+    def send(body: object) -> object:
+        return client.post("/api/v1/imports", body, content_type="application/json", headers=auth)
+
+    plain = send({"target": "contact", "file_name": "a.csv", "content": text})
+    assert plain.status_code == 201, plain.content
+    assert plain.json()["mapping"] == ["name", "email"]
+    encoded = base64.b64encode(text.encode("gb18030")).decode()
+    gbk = send({"target": "contact", "file_name": "b.csv", "content": encoded, "base64": True})
+    assert gbk.status_code == 201 and gbk.json()["encoding"] == "gb18030"
+    assert gbk.json()["headers"] == ["姓名", "邮箱"]
+    bad = send({"target": "contact", "file_name": "c.csv", "content": "%%%", "base64": True})
+    assert bad.status_code == 422 and list(bad.json()["fields"]) == ["content"]
+    extra = send({"target": "contact", "file_name": "c.csv", "content": text, "tenant": 2})
+    assert extra.status_code == 422 and list(extra.json()["fields"]) == ["tenant"]
+    empty = send({"target": "contact", "file_name": "c.csv", "content": ""})
+    assert empty.status_code == 422 and empty.json()["fields"]["file"] == ["The file is empty."]
+    not_json = client.post("/api/v1/imports", "{", content_type="application/json", headers=auth)
+    assert not_json.status_code == 422
+    no_file = client.post("/api/v1/imports", {"target": "contact"}, headers=auth)
+    assert no_file.status_code == 422 and list(no_file.json()["fields"]) == ["file"]
+    assert ImportJob.objects.count() == 2

@@ -167,3 +167,33 @@ def test_scan_finds_pinyin_phone_format_and_email_alias_duplicates(
     assert duplicate_queue(actor=world.sales).count() == 0  # sales sees none of these contacts
     found = dedupe.matches_for({"name": "Lei Li", "phone": "13800138000"})
     assert sorted(pk for pk, _score, _reasons in found) == [p1.pk, p2.pk]
+
+
+def test_a_common_name_in_the_same_city_needs_a_second_key(
+    world, django_capture_on_commit_callbacks
+) -> None:
+    """Thirty 王伟 in Beijing are thirty people: a shared phone, email or company makes a pair."""
+    admin = world.admin
+    namesakes = [
+        contact_create(actor=admin, values={"name": "王伟", "city": "北京"}) for _ in range(30)
+    ]
+    firm = account_create(actor=admin, values={"name": "星辰科技"})
+    colleague_a = contact_create(
+        actor=admin, values={"name": "王伟", "city": "北京"}, account_id=firm.pk
+    )
+    colleague_b = contact_create(
+        actor=admin, values={"name": "王 伟", "city": "北京"}, account_id=firm.pk
+    )
+    phone_a = contact_create(actor=admin, values={"name": "王伟", "phone": "13912345678"})
+    phone_b = contact_create(actor=admin, values={"name": "Wang Wei", "phone": "139 1234 5678"})
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = services.duplicate_scan_start(actor=admin, record_type="contact")
+    scan.refresh_from_db()
+    pairs = {(c.left_id, c.right_id) for c in duplicate_queue(actor=admin)}
+    assert pairs == {(colleague_a.pk, colleague_b.pk), (phone_a.pk, phone_b.pk)}
+    assert scan.pairs_found == 2
+    # capture and import use the same rule: a new 王伟 in Beijing matches nobody by name alone
+    assert dedupe.matches_for({"name": "王伟", "city": "北京"}) == []
+    found = dedupe.matches_for({"name": "王伟", "phone": "13912345678"})
+    assert {pk for pk, _score, _reasons in found} == {phone_a.pk, phone_b.pk}
+    assert namesakes[0].pk not in {pk for pk, _s, _r in found}

@@ -6,235 +6,101 @@ service or selector, and return; long work runs in jobs whose rows report progre
 
 from __future__ import annotations
 
-from datetime import datetime
+import io
+import json
 from typing import Any, Literal
 
-from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
-from ninja import Field, File, Form, Path, Query, Router, Schema, Status
-from ninja.files import UploadedFile
+from ninja import Path, Query, Router, Status
 
 from crm.core.api import (
     Id,
-    InSchema,
     ListParams,
-    LongText,
-    Str100,
-    Str500,
     actor,
+    body_reference,
     created,
     has_scope,
-    page_of,
     paginated,
 )
 from crm.core.api import responses as r
 from crm.core.errors import ConflictError
+from crm.core.writes import field_error
 from crm.customers.selectors import contact_get
 from crm.integrations import export as exporting
 from crm.integrations import files, selectors, services
+from crm.integrations.schemas import (
+    UPLOAD_BODY,
+    CandidateFilter,
+    CandidateOut,
+    CandidatePage,
+    ConsentIn,
+    ExportIn,
+    ExportJobOut,
+    ImportConfigureIn,
+    ImportJobOut,
+    ImportJobPage,
+    ImportStartIn,
+    ImportUploadForm,
+    ImportUploadIn,
+    MergeIn,
+    MergeOut,
+    PreviewRowOut,
+    PrivacyIn,
+    PrivacyOut,
+    RetentionIn,
+    RetentionRunIn,
+    RowErrorFilter,
+    RowErrorPage,
+    ScanIn,
+    ScanOut,
+    Target,
+    TemplateOut,
+    validated,
+)
 
 router = Router(tags=["integrations"])
 
-Target = Literal["contact", "account", "lead", "opportunity", "order", "activity"]
-
-
-# --- schemas ------------------------------------------------------------------------------------
-
-
-class ImportJobOut(Schema):
-    id: int
-    target: str
-    status: str
-    dry_run: bool
-    file_name: str
-    file_format: str
-    encoding: str
-    headers: list[str]
-    mapping: list[str]
-    options: dict[str, Any]
-    total_rows: int | None
-    position: int
-    percent: int
-    created_count: int
-    updated_count: int
-    skipped_count: int
-    failed_count: int
-    rate: float | None = Field(None, description="Rows per second in the current run.")
-    eta_seconds: int | None
-    message: str
-    created_at: datetime
-    finished_at: datetime | None
-
-
-ImportJobPage = page_of(ImportJobOut)
-
-
-class ImportConfigureIn(InSchema):
-    mapping: list[Str100] | None = None
-    duplicate_policy: Literal["skip", "update", "create"] | None = None
-    match_on: (
-        list[
-            Literal[
-                "external_id", "email", "phone", "name_company", "name", "number", "same_moment"
-            ]
-        ]
-        | None
-    ) = None
-    date_order: Literal["", "dmy", "mdy"] | None = None
-    create_missing: bool | None = None
-    owner_id: Id | None = None
-    save_template_as: Str100 = ""
-
-
-class ImportStartIn(InSchema):
-    dry_run: bool = False
-
-
-class PreviewRowOut(Schema):
-    row_number: int
-    action: str
-    values: dict[str, str]
-    errors: dict[str, list[str]]
-    reason: str
-    match_id: int | None
-
-
-class RowErrorOut(Schema):
-    row_number: int
-    outcome: str
-    errors: dict[str, list[str]]
-    record_id: int | None
-
-
-RowErrorPage = page_of(RowErrorOut)
-
-
-class RowErrorFilter(ListParams):
-    outcome: Literal["", "failed", "skipped"] = ""
-
-
-class TemplateOut(Schema):
-    id: int
-    name: str
-    target: str
-    mapping: dict[str, str]
-    options: dict[str, Any]
-
-
-class ScanIn(InSchema):
-    record_type: Literal["contact", "lead", "account"] = "contact"
-
-
-class ScanOut(Schema):
-    id: int
-    record_type: str
-    status: str
-    scanned: int
-    pairs_found: int
-    seconds: float | None
-
-
-class CandidateOut(Schema):
-    id: int
-    record_type: str
-    left_id: int
-    right_id: int
-    score: int
-    reasons: list[str]
-    status: str
-
-
-CandidatePage = page_of(CandidateOut)
-
-
-class CandidateFilter(ListParams):
-    record_type: Literal["contact", "lead", "account"] = "contact"
-    status: Literal["", "open", "merged", "dismissed"] = "open"
-
-
-class MergeIn(InSchema):
-    other_id: Id = Field(..., description="The contact merged into this one (it is soft-deleted).")
-    fields: dict[str, Literal["survivor", "merged"]] = Field(
-        default_factory=dict,
-        description="Per field, whose value survives; default: the most recent non-empty value.",
-    )
-
-
-class MergeOut(Schema):
-    id: int
-    survivor_id: int
-    merged_id: int
-    choices: dict[str, str]
-    relinked: dict[str, list[int]]
-    undo_until: datetime
-    undone_at: datetime | None
-
-
-class ExportIn(InSchema):
-    target: Target
-    file_format: Literal["csv", "xlsx"] = "csv"
-    filters: dict[str, str | int | bool] = Field(default_factory=dict)
-
-
-class ExportJobOut(Schema):
-    id: int
-    target: str
-    file_format: str
-    status: str
-    rows_done: int
-    file_name: str
-    message: str
-
-
-class ConsentIn(InSchema):
-    channel: Literal["email", "sms", "phone", "wechat"]
-    granted: bool
-    source: Str100
-    wording: LongText = ""
-
-
-class PrivacyIn(InSchema):
-    note: Str500 = ""
-
-
-class PrivacyOut(Schema):
-    id: int
-    kind: str
-    status: str
-    subject_ref: str
-    summary: dict[str, Any]
-    completed_at: datetime | None
-
-
-class RetentionIn(InSchema):
-    inactive_years: int | None = Field(None, ge=1, le=100)
-
-
-class RetentionRunIn(InSchema):
-    dry_run: bool = True
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # --- imports ------------------------------------------------------------------------------------
 
 
-@router.post("/imports", response=r({201: ImportJobOut}), operation_id="import_upload")
-def import_upload(
-    request: HttpRequest,
-    file: File[UploadedFile],
-    target: Form[Target],
-    encoding: Form[str] = "",
-    sheet: Form[str] = "",
-    template_id: Form[int | None] = None,
-) -> Status[Any]:
-    """Upload a CSV or XLSX file; the answer suggests a mapping from its header row."""
+@router.post(
+    "/imports",
+    response=r({201: ImportJobOut}),
+    operation_id="import_upload",
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
+def import_upload(request: HttpRequest) -> Status[Any]:
+    """Upload a CSV or XLSX file; the answer suggests a mapping from its header row.
+
+    Send the file as multipart/form-data (any size), or as JSON with its text or base64 content.
+    """
+    member = actor(request)
+    stream: Any
+    if request.content_type == "multipart/form-data":
+        form = validated(ImportUploadForm, dict(request.POST.items()))
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise field_error("file", _("Choose a file to upload."))
+        stream, file_name = upload, upload.name or "upload"
+    else:
+        try:
+            data = json.loads(request.body or b"null")
+        except ValueError as exc:
+            raise field_error("body", _("Send a JSON object.")) from exc
+        form = payload = validated(ImportUploadIn, data)
+        stream, file_name = io.BytesIO(payload.file_bytes()), payload.file_name
     job = services.import_upload(
-        actor=actor(request),
-        upload=file,
-        file_name=file.name or "upload",
-        target=target,
-        encoding=encoding[:30],
-        sheet=sheet[:100],
-        template_id=template_id,
+        actor=member,
+        upload=stream,
+        file_name=file_name,
+        target=form.target,
+        encoding=form.encoding,
+        sheet=form.sheet,
+        template_id=form.template_id,
     )
     return created(job)
 
@@ -379,8 +245,11 @@ def contact_merge(request: HttpRequest, contact_id: Path[Id], payload: MergeIn) 
     """Merge another contact into this one; every linked record moves here. Undo: 30 days."""
     member = actor(request)
     survivor = contact_get(actor=member, contact_id=contact_id)
-    from crm.core.api import body_reference
-
+    done = selectors.merge_already_done(
+        actor=member, survivor_id=survivor.pk, merged_id=payload.other_id
+    )
+    if done is not None:  # a retried request: the same answer
+        return created(done)
     with body_reference("other_id"):
         other = contact_get(actor=member, contact_id=payload.other_id)
     record = services.contact_merge(
@@ -398,17 +267,19 @@ def merge_undo(request: HttpRequest, merge_id: Path[Id]) -> Any:
 # --- exports ------------------------------------------------------------------------------------
 
 
-@router.get(
-    "/exports/{target}.{file_format}", operation_id="export_download", response=r({200: None})
-)
+@router.get("/exports/download", operation_id="export_download", response=r({200: None}))
 def export_download(
-    request: HttpRequest, target: Path[Target], file_format: Path[Literal["csv", "xlsx"]]
+    request: HttpRequest,
+    target: Target = "contact",
+    file_format: Literal["csv", "xlsx"] = "csv",
 ) -> Any:
-    """A list (query parameters are its filters) as CSV or XLSX, up to 10,000 rows.
+    """A list as CSV or XLSX, up to 10,000 rows; other query parameters are its filters
+    (those of the list's own endpoint, e.g. `?target=contact&owner_id=3&search=li`).
 
     Larger lists: POST /exports runs the export as a job and notifies when it is ready.
     """
-    filters = dict(request.GET.items())
+    reserved = {"target", "file_format", "limit", "offset"}
+    filters = {k: v for k, v in request.GET.items() if k not in reserved}
     export = exporting.Export(
         actor=actor(request), target=target, filters=filters, include_pii=has_scope(request, "pii")
     )
@@ -418,14 +289,16 @@ def export_download(
         )
     name = f"{target}.{file_format}"
     if file_format == "csv":
-        response = StreamingHttpResponse(
-            exporting.csv_chunks(export), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
-    _relative, path = files.new_path("exports", ".xlsx")
-    exporting.write_xlsx(export, path)
-    return FileResponse(path.open("rb"), as_attachment=True, filename=name)
+        # At most 10,000 rows: small enough to answer in one piece.
+        body = b"".join(exporting.csv_chunks(export))
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    else:
+        relative, path = files.new_path("exports", ".xlsx")
+        exporting.write_xlsx(export, path)
+        response = HttpResponse(path.read_bytes(), content_type=XLSX_TYPE)
+        files.remove(relative)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @router.post("/exports", response=r({201: ExportJobOut}), operation_id="export_start")

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from crm.core.context import current_tenant_id, tenant_context
 from crm.core.errors import NotFoundError
 from crm.integrations.importing import PreviewRow, preview
 from crm.integrations.models import (
@@ -56,8 +57,19 @@ def import_row_errors(*, job: ImportJob, outcome: str = "") -> QuerySet[ImportRo
 def failed_rows_csv(*, job: ImportJob, include_skipped: bool = False) -> Iterator[bytes]:
     """The failed rows as they were read plus a column saying why: fix them, import again.
 
-    UTF-8 with BOM; the header row is the file's own, so the same mapping applies.
+    UTF-8 with BOM; the header row is the file's own, so the same mapping applies. The rows
+    are read as the response is sent, after the request's tenant context has closed: the
+    generator carries the tenant with it.
     """
+    return _in_tenant(current_tenant_id(), _failed_rows(job, include_skipped))
+
+
+def _in_tenant(tenant_id: int, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    with tenant_context(tenant_id):
+        yield from chunks
+
+
+def _failed_rows(job: ImportJob, include_skipped: bool) -> Iterator[bytes]:
     target = target_for(job.target)
     labels = {spec.key: spec.label for spec in target.fields}
     column_of = {key: job.headers[i] for i, key in enumerate(job.mapping) if key}
@@ -114,7 +126,10 @@ def duplicate_queue(
 
 
 def duplicate_get(*, actor: Membership, candidate_id: int) -> DuplicateCandidate:
-    candidate = duplicate_queue(actor=actor, status="").filter(pk=candidate_id).first()
+    found = DuplicateCandidate.objects.filter(pk=candidate_id).values_list("record_type").first()
+    record_type = found[0] if found else "contact"
+    queue = duplicate_queue(actor=actor, record_type=record_type, status="")
+    candidate = queue.filter(pk=candidate_id).first()
     if candidate is None:
         raise NotFoundError("No such duplicate pair.")
     return candidate
@@ -127,10 +142,34 @@ def duplicate_scan_get(*, scan_id: int) -> DuplicateScan:
     return scan
 
 
+def last_scan(*, record_type: str) -> DuplicateScan | None:
+    return DuplicateScan.objects.filter(record_type=record_type).order_by("-id").first()
+
+
 def merge_record_get(*, actor: Membership, merge_id: int) -> MergeRecord:
     record = MergeRecord.objects.filter(pk=merge_id).first()
     if record is None or (record.merged_by_id != actor.pk and not actor.is_admin):
         raise NotFoundError("No such merge.")
+    return record
+
+
+def merge_already_done(
+    *, actor: Membership, survivor_id: int, merged_id: int
+) -> MergeRecord | None:
+    """The standing merge of `merged_id` into `survivor_id`, so that a retried merge request
+    answers the merge it made instead of "no such contact" (the merged one is deleted now)."""
+    record = (
+        MergeRecord.objects.filter(
+            record_type="contact",
+            survivor_id=survivor_id,
+            merged_id=merged_id,
+            undone_at__isnull=True,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if record is None or (record.merged_by_id != actor.pk and not actor.is_admin):
+        return None
     return record
 
 

@@ -31,6 +31,7 @@ from crm.core.errors import NotFoundError
 from crm.sales import assignment, capture, conversion, followup, lead_scoring, selectors
 from crm.sales.lead_models import LeadAssignment, LeadChannel, LeadConversion, ScoringModel
 from crm.tenancy.permissions import require_admin
+from crm.tenancy.selectors import team_list
 
 router = Router(tags=["lead flow"])
 PriorityName = Literal["high", "medium", "low"]
@@ -292,6 +293,8 @@ def lead_fairness(
     request: HttpRequest, team_id: Path[Id], query: Query[FairnessQuery]
 ) -> dict[str, Any]:
     """Leads assigned per member against capacity (default: the last 30 days)."""
+    if not team_list().filter(pk=team_id).exists():
+        raise NotFoundError("No such team.")
     until = query.until or timezone.now()
     since = query.since or until - timedelta(days=30)
     report = assignment.fairness_report(

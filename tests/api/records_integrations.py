@@ -1,0 +1,57 @@
+"""Records of the integrations API for the walkers: an import job with a template, a duplicate
+scan and its candidate pair, a merge, an export job and a privacy request (see support.py).
+
+No contact is added to the tenant's list (the isolation test compares it): the merge folds a
+twin into the shared contact, which keeps its own values."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from crm.customers.models import Contact
+from crm.customers.services import contact_create
+from crm.integrations import dedupe, services
+from crm.integrations.models import DuplicateCandidate
+from crm.sales.services import lead_create
+
+
+def build(world: Any, prefix: str) -> tuple[dict[str, int], list[str]]:
+    admin = world.admin
+    low = prefix.lower()
+    content = f"Name,Email\n{prefix}-imported,{low}-imported@example.com\n".encode()
+    job = services.import_upload(
+        actor=admin, upload=io.BytesIO(content), file_name="contacts.csv", target="contact"
+    )
+    template = services.template_save(
+        actor=admin, name=f"{prefix}-template", target="contact", mapping={}, options={}
+    )
+    twins = [
+        lead_create(
+            actor=admin, values={"name": f"{prefix}-twin", "email": f"{low}-twin@example.com"}
+        )
+        for _ in range(2)
+    ]
+    scan = services.duplicate_scan_start(actor=admin, record_type="lead")
+    dedupe.scan_run(scan.pk)
+    candidate = DuplicateCandidate.objects.get(left_id=twins[0].pk, right_id=twins[1].pk)
+    survivor = Contact.objects.get(name=f"{prefix}-contact")
+    twin = contact_create(actor=admin, values={"name": f"{prefix}-contact-twin"})
+    merge = services.contact_merge(
+        actor=admin, survivor=survivor, merged=twin, choices={"name": "survivor"}
+    )
+    services.export_start(
+        actor=admin, target="contact", file_format="csv", filters={}, include_pii=True
+    )
+    request = services.privacy_export(actor=admin, contact=survivor)
+    services.retention_set(actor=admin, inactive_years=10)
+    ids = {
+        "job_id": job.pk,
+        "template_id": template.pk,
+        "scan_id": scan.pk,
+        "candidate_id": candidate.pk,
+        "merge_id": merge.pk,
+        "other_id": twin.pk,  # merging it again answers the same merge
+        "request_id": request.pk,
+    }
+    return ids, [f"{low}-imported@example.com", f"{low}-twin@example.com"]
