@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.core.cache import cache
 
 from crm.core.context import tenant_context
 from crm.tenancy.models import Membership, Role, Team, Tenant
@@ -63,3 +64,12 @@ def other_world(db: None) -> TenantWorld:
     """Tenant B, created outside any context; use tenant_context(other_world.tenant.pk)."""
     with tenant_context(None):
         return build_world("Beta 贝塔", "beta")
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    """Rate-limit counters and cached results live in the cache, which outlives each test's
+    database; ids repeat from test to test, so every test starts with an empty cache."""
+    cache.clear()
+    yield
+    cache.clear()
