@@ -427,7 +427,10 @@ def test_order_with_lines_and_line_edits_keep_the_total(world, admin_api) -> Non
     bad_ref = admin_api.post("/order-lines", {"order_id": 999999})
     assert bad_ref.status_code == 422 and list(body(bad_ref)["fields"]) == ["order_id"]
     assert admin_api.delete(f"/orders/{order['id']}").status_code == 204
-    assert Order.objects.count() == 0
+    # Deleted orders are kept for undo (soft delete), but gone from the API.
+    assert Order.objects.get(pk=order["id"]).deleted_at is not None
+    assert admin_api.get(f"/orders/{order['id']}").status_code == 404
+    assert body(admin_api.get("/orders"))["count"] == 0
 
 
 def test_products_are_retired_on_delete_and_skus_stay_unique(world, admin_api) -> None:

@@ -156,3 +156,27 @@ def test_a_viewer_gets_no_write_controls(world: Any) -> None:
     html = viewer.get("/accounts/").content.decode()
     assert "/accounts/new/" not in html and "bulk-bar" not in html
     assert viewer.get("/accounts/new/").status_code == 403
+
+
+def test_a_deep_page_of_a_search_shows_the_right_rows(world: Any, sales_client: Client) -> None:
+    """Past 1,000 rows the list reads ids first, then loads that page's rows: same rows, same
+    order, same visibility as walking the list."""
+    from crm.customers.models import Contact
+    from crm.customers.services import apply_name_keys
+
+    rows = []
+    for i in range(1030):
+        owner = world.sales2 if i % 100 == 7 else world.sales  # another team's: never shown
+        contact = Contact(tenant=world.tenant, name=f"张{i:04d}", owner=owner)
+        apply_name_keys(contact, contact.name)
+        rows.append(contact)
+    rows.append(Contact(tenant=world.tenant, name="李四", owner=world.sales))
+    apply_name_keys(rows[-1], rows[-1].name)
+    Contact.objects.bulk_create(rows)
+    mine = [r.name for r in rows if r.owner == world.sales and r.name.startswith("张")]
+    assert len(mine) == 1019
+    # newest first: page 41 of 25 starts at row 1,001 and holds the 19 oldest of mine
+    response = sales_client.get("/contacts/", {"q": "zhang", "page": 41, "per": 25})
+    expected = list(reversed(mine))[1000:]
+    assert _names(response, [*mine, "李四"]) == expected
+    assert f"1001{RANGE}1019" in response.content.decode()

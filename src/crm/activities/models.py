@@ -37,6 +37,7 @@ class Activity(TenantModel):
     owner = models.ForeignKey(
         Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    deleted_at = models.DateTimeField(null=True, blank=True)  # soft delete: undo restores it
 
     class Meta:
         indexes = [
@@ -44,7 +45,7 @@ class Activity(TenantModel):
                 fields=["tenant", "record_type", "record_id", "at"], name="activity_record_idx"
             ),
             models.Index(fields=["tenant", "owner", "at"], name="activity_owner_idx"),
-            models.Index(fields=["tenant", "id"], name="activity_list_idx"),
+            models.Index(fields=["tenant", "deleted_at", "id"], name="activity_list_idx"),
         ]
 
 
@@ -67,6 +68,7 @@ class Task(TenantModel):
     completed_at = models.DateTimeField(null=True, blank=True)
     record_type = models.CharField(max_length=20, choices=RecordType.choices, blank=True)
     record_id = models.BigIntegerField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)  # soft delete: undo restores it
 
     class Meta:
         indexes = [
@@ -74,5 +76,5 @@ class Task(TenantModel):
                 fields=["tenant", "assignee", "status", "due_at"], name="task_assignee_idx"
             ),
             models.Index(fields=["tenant", "record_type", "record_id"], name="task_record_idx"),
-            models.Index(fields=["tenant", "id"], name="task_list_idx"),
+            models.Index(fields=["tenant", "deleted_at", "id"], name="task_list_idx"),
         ]

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.activities.models import Activity, Task, TaskStatus
-from crm.activities.records import linked_record
-from crm.core.writes import editable_field_names, snapshot
-from crm.events.crud import assign, hard_delete, resolve_owner, save_changes, save_new
+from crm.activities.records import linked_record, record_find
+from crm.core.writes import editable_field_names, field_error, snapshot
+from crm.events.crud import assign, resolve_owner, restore, save_changes, save_new, soft_delete
 from crm.tenancy.models import Membership
 from crm.tenancy.permissions import require_editable, require_write
 
@@ -53,8 +56,17 @@ def activity_update(
 
 @transaction.atomic
 def activity_delete(*, actor: Membership, activity: Activity) -> None:
+    """Soft delete: the activity leaves lists and timelines; `activity_restore` undoes it."""
     require_editable(actor, activity.owner)
-    hard_delete(actor, activity)
+    soft_delete(actor, activity)
+
+
+@transaction.atomic
+def activity_restore(*, actor: Membership, activity: Activity) -> Activity:
+    """Undo `activity_delete` (the activity comes from `selectors.activity_get_deleted`)."""
+    require_editable(actor, activity.owner)
+    restore(actor, activity)
+    return activity
 
 
 @transaction.atomic
@@ -105,5 +117,48 @@ def task_update(
 
 @transaction.atomic
 def task_delete(*, actor: Membership, task: Task) -> None:
+    """Soft delete: the task leaves lists, timelines and reminders; `task_restore` undoes it."""
     require_editable(actor, task.assignee)
-    hard_delete(actor, task)
+    soft_delete(actor, task)
+
+
+@transaction.atomic
+def task_restore(*, actor: Membership, task: Task) -> Task:
+    """Undo `task_delete` (the task comes from `selectors.task_get_deleted`)."""
+    require_editable(actor, task.assignee)
+    restore(actor, task)
+    return task
+
+
+@transaction.atomic
+def record_email_send(
+    *,
+    actor: Membership,
+    record_type: str,
+    record_id: int,
+    subject: str,
+    body: str,
+) -> EmailMessage:
+    """Send an email to a contact or lead through the outbox and log it on the timeline."""
+    require_write(actor)
+    record = record_find(actor, record_type, record_id)
+    to = getattr(record, "email", "") or ""
+    if not to:
+        raise field_error("to", _("This record has no email address."))
+    if not subject.strip():
+        raise field_error("subject", _("This field is required."))
+    message = EmailMessage(
+        subject=subject.strip()[:200],
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        reply_to=[actor.user.email] if actor.user.email else None,
+    )
+    message.send()
+    activity_log(
+        actor=actor,
+        record_type=record_type,
+        record_id=record_id,
+        values={"kind": "email", "subject": message.subject, "body": body[:20000]},
+    )
+    return message

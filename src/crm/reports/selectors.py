@@ -29,7 +29,7 @@ from crm.core.errors import NotFoundError
 from crm.core.writes import field_error
 from crm.reports.models import ReportDelivery, ReportSchedule
 from crm.reports.periods import counts_by_local_day, tenant_zone, today_local
-from crm.sales.models import Lead, LeadStatus, Opportunity, Order, OrderLine, OrderStatus
+from crm.sales.models import Lead, LeadStatus, Opportunity, OrderLine, OrderStatus
 from crm.tenancy.models import Membership
 from crm.tenancy.permissions import visible_q
 
@@ -38,8 +38,6 @@ MAX_DAYS = 3660  # ten years: a longer period is almost certainly a typo
 DEFAULT_DAYS = 30
 # Orders that did not (or no longer) bring revenue.
 NO_REVENUE = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
-# Orders are being given a soft delete (deleted_at); deleted orders bring no revenue.
-ORDERS_SOFT_DELETED = any(f.name == "deleted_at" for f in Order._meta.get_fields())
 
 
 class ReportKind:
@@ -216,7 +214,9 @@ def sales_performance(*, actor: Membership, filters: ReportFilters) -> Report:
         .annotate(n=Count("id"), amount=Sum("amount"))
     )
     activities = (
-        _people(Activity.objects.filter(visible_q(actor)), filters, "owner")
+        _people(
+            Activity.objects.filter(visible_q(actor), deleted_at__isnull=True), filters, "owner"
+        )
         .filter(at__gte=begin, at__lt=finish)
         .values("owner_id")
         .annotate(n=Count("id"))
@@ -322,6 +322,10 @@ def _sum_rows(rows: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, Any]
 # --- product sales ------------------------------------------------------------------------------
 
 
+def _live_activities(actor: Membership) -> QuerySet[Activity]:
+    return Activity.objects.filter(visible_q(actor), deleted_at__isnull=True)
+
+
 def product_sales(*, actor: Membership, filters: ReportFilters) -> Report:
     """Quantity and revenue by product and by category, from order lines of the period's orders
     (cancelled and refunded orders excluded). A line's category is the one it was sold under."""
@@ -335,8 +339,7 @@ def product_sales(*, actor: Membership, filters: ReportFilters) -> Report:
         filters,
         "order__owner",
     )
-    if ORDERS_SOFT_DELETED:
-        lines = lines.filter(order__deleted_at__isnull=True)
+    lines = lines.filter(order__deleted_at__isnull=True)  # deleted orders bring no revenue
     if filters.category:
         lines = lines.filter(category=filters.category)
     measures = {
@@ -407,9 +410,9 @@ def activity_counts(*, actor: Membership, filters: ReportFilters) -> Report:
     """Activities logged in the period: per rep and kind, and per week (weeks start Monday,
     in the tenant's time zone)."""
     begin, finish = period_bounds(filters)
-    qs = _people(Activity.objects.filter(visible_q(actor)), filters, "owner").filter(
-        at__gte=begin, at__lt=finish
-    )
+    qs = _people(
+        Activity.objects.filter(visible_q(actor), deleted_at__isnull=True), filters, "owner"
+    ).filter(at__gte=begin, at__lt=finish)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
     kinds = [filters.kind] if filters.kind else list(ActivityKind.values)

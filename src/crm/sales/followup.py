@@ -101,7 +101,7 @@ def policies() -> dict[str, ResponsePolicy]:
 
 def overdue_leads(now: datetime) -> list[Lead]:
     responded = Activity.objects.filter(
-        record_type="lead", record_id=OuterRef("pk"), owner__isnull=False
+        record_type="lead", record_id=OuterRef("pk"), owner__isnull=False, deleted_at__isnull=True
     ).exclude(outcome=INQUIRY)
     answered = LeadIntake.objects.filter(lead_id=OuterRef("pk"), first_response_at__isnull=False)
     return list(
@@ -155,7 +155,9 @@ def _lead_followup(
 
 def overdue_tasks(now: datetime) -> list[Task]:
     return list(
-        Task.objects.filter(status=TaskStatus.OPEN, assignee__isnull=False, due_at__lt=now)
+        Task.objects.filter(
+            status=TaskStatus.OPEN, assignee__isnull=False, due_at__lt=now, deleted_at__isnull=True
+        )
         .select_related("assignee__user")
         .order_by("due_at", "pk")[:BATCH]
     )

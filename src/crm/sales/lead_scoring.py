@@ -100,7 +100,9 @@ def facts_of(leads: Sequence[Lead], *, now: datetime | None = None) -> scoring.F
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
         rows = (
-            Activity.objects.filter(record_type="lead", record_id__in=chunk)
+            Activity.objects.filter(
+                record_type="lead", record_id__in=chunk, deleted_at__isnull=True
+            )
             .values("record_id")
             .annotate(
                 inquiries=Count("id", filter=Q(outcome=INQUIRY)),

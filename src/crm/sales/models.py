@@ -69,7 +69,11 @@ class Lead(TenantModel, NameKeys):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "deleted_at", "id"], name="lead_list_idx"),
-            models.Index(fields=["tenant", "owner", "status"], name="lead_owner_idx"),
+            # A rep's open leads by SLA (the dashboard) read from the index alone.
+            models.Index(
+                fields=["tenant", "owner", "status", "deleted_at", "first_response_due_at"],
+                name="lead_owner_idx",
+            ),
             models.Index(fields=["tenant", "status", "first_response_due_at"], name="lead_sla_idx"),
             models.Index(fields=["tenant", "name_key"], name="lead_name_idx"),
             models.Index(fields=["tenant", "pinyin_key"], name="lead_pinyin_idx"),
@@ -148,6 +152,11 @@ class Opportunity(TenantModel):
             models.Index(fields=["tenant", "deleted_at", "id"], name="opp_list_idx"),
             models.Index(fields=["tenant", "pipeline", "stage"], name="opp_stage_idx"),
             models.Index(fields=["tenant", "owner", "stage"], name="opp_owner_idx"),
+            # A rep's open pipeline per stage (the dashboard) read from the index alone.
+            models.Index(
+                fields=["tenant", "owner", "closed_at", "deleted_at", "stage", "amount"],
+                name="opp_owner_open_idx",
+            ),
             models.Index(fields=["tenant", "account"], name="opp_account_idx"),
         ]
 
@@ -225,6 +234,7 @@ class Order(TenantModel):
     owner = models.ForeignKey(
         Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    deleted_at = models.DateTimeField(null=True, blank=True)  # soft delete: undo restores it
 
     class Meta:
         constraints = [

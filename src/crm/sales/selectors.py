@@ -173,7 +173,7 @@ def order_list(
     search: str = "",
     ordering: str = "-id",
 ) -> QuerySet[Order]:
-    qs = Order.objects.filter(visible_q(actor))
+    qs = Order.objects.filter(visible_q(actor), deleted_at__isnull=True)
     if search:
         qs = qs.filter(number__istartswith=search[:40])
     if contact_id is not None:
@@ -193,8 +193,20 @@ def order_get(*, actor: Membership, order_id: int) -> Order:
     return order
 
 
+def order_get_deleted(*, actor: Membership, order_id: int) -> Order:
+    """A soft-deleted order the actor could see (to undo the delete); NotFoundError otherwise."""
+    order = (
+        Order.objects.filter(visible_q(actor), pk=order_id, deleted_at__isnull=False)
+        .select_related("owner")
+        .first()
+    )
+    if order is None:
+        raise NotFoundError("No such order.")
+    return order
+
+
 def order_line_list(*, actor: Membership, order_id: int | None = None) -> QuerySet[OrderLine]:
-    qs = OrderLine.objects.filter(visible_q(actor, "order__owner"))
+    qs = OrderLine.objects.filter(visible_q(actor, "order__owner"), order__deleted_at__isnull=True)
     if order_id is not None:
         qs = qs.filter(order_id=order_id)
     return qs.select_related("product").order_by("id")

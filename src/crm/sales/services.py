@@ -26,6 +26,7 @@ from crm.events.crud import (
     hard_delete,
     resolve,
     resolve_owner,
+    restore,
     save_changes,
     save_new,
     soft_delete,
@@ -462,10 +463,18 @@ def order_update(
 
 @transaction.atomic
 def order_delete(*, actor: Membership, order: Order) -> None:
+    """Soft delete: the order and its lines leave lists; `order_restore` undoes it. Its number
+    stays taken."""
     require_editable(actor, order.owner)
-    for line in OrderLine.objects.filter(order=order):
-        hard_delete(actor, line)
-    hard_delete(actor, order)
+    soft_delete(actor, order)
+
+
+@transaction.atomic
+def order_restore(*, actor: Membership, order: Order) -> Order:
+    """Undo `order_delete` (the order comes from `selectors.order_get_deleted`)."""
+    require_editable(actor, order.owner)
+    restore(actor, order)
+    return order
 
 
 @transaction.atomic

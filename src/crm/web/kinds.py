@@ -6,12 +6,9 @@ keyword arguments; the generic views in `views/records.py` do nothing but parse,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from crm.activities import selectors as activity_selectors
@@ -24,151 +21,31 @@ from crm.sales import services as sales_services
 from crm.sales.models import LeadStatus, OrderStatus, Priority
 from crm.tenancy.models import Membership
 from crm.web import forms as web_forms
-from crm.web import services as web_services
-from crm.web.selectors import active_members, deleted_record_get
+from crm.web.kind_base import (
+    OWNER_FILTER,
+    Column,
+    Kind,
+    ListFilter,
+    Params,
+    activity_restore,
+    choices_of,
+    member_choices,
+    order_restore,
+    param_bool,
+    param_int,
+    param_text,
+    pk_of,
+    product_restore,
+    restorer,
+    stage_choices,
+    tag_choices,
+    tag_ids_of,
+    task_restore,
+    values_of,
+    yes_no,
+)
 
-Params = Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    sort: str = ""  # the selector's ordering key, "" when the column cannot sort
-    default: bool = True
-
-    @property
-    def label(self) -> Any:
-        return web_forms.LABELS.get(self.key, self.key)
-
-
-@dataclass(frozen=True)
-class ListFilter:
-    key: str
-    label: str | Promise
-    choices: Callable[[], list[tuple[str, str]]] | None = None  # None: a text box
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    plural: str  # URL segment
-    label: str | Promise
-    label_plural: str | Promise
-    list_qs: Callable[[Membership, Params], QuerySet[Any]]
-    get: Callable[[Membership, int], Any]
-    form: type[web_forms.ServiceForm]
-    create: Callable[[Membership, dict[str, Any]], Any] | None
-    update: Callable[[Membership, Any, dict[str, Any]], Any] | None
-    delete: Callable[[Membership, Any], None] | None
-    columns: tuple[Column, ...]
-    filters: tuple[ListFilter, ...] = ()
-    detail_fields: tuple[str, ...] = ()
-    inline_fields: frozenset[str] = frozenset()
-    edit_fields: tuple[str, ...] | None = None  # None: the whole form
-    create_fields: tuple[str, ...] | None = None
-    bulk_actions: tuple[str, ...] = ("delete",)
-    timeline: bool = False
-    restore: Callable[[Membership, int], Any] | None = None  # undo of `delete`
-    owner_field: str = "owner"
-    searchable: bool = True
-    title_field: str = "name"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    # Flags for templates (which would call the service functions themselves).
-    @property
-    def can_create(self) -> bool:
-        return self.create is not None
-
-    @property
-    def can_update(self) -> bool:
-        return self.update is not None
-
-    @property
-    def can_delete(self) -> bool:
-        return self.delete is not None
-
-    @property
-    def can_restore(self) -> bool:
-        return self.restore is not None
-
-    @property
-    def column_keys(self) -> list[str]:
-        return [c.key for c in self.columns]
-
-    @property
-    def default_columns(self) -> list[str]:
-        return [c.key for c in self.columns if c.default]
-
-
-# --- parsing list parameters --------------------------------------------------------------------
-
-
-def _int(params: Params, key: str) -> int | None:
-    value = (params.get(key) or "").strip()
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
-def _text(params: Params, key: str, limit: int = 100) -> str:
-    return (params.get(key) or "").strip()[:limit]
-
-
-def _bool(params: Params, key: str) -> bool | None:
-    value = params.get(key, "")
-    return True if value == "1" else False if value == "0" else None
-
-
-def _values(data: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: data[name] for name in names if name in data}
-
-
-def _pk(data: Mapping[str, Any], name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    return int(value.pk) if hasattr(value, "pk") else int(value)
-
-
-def _tag_ids(data: Mapping[str, Any]) -> list[int] | None:
-    return [t.pk for t in data["tags"]] if "tags" in data else None
-
-
-def _restorer(record_type: str) -> Callable[[Membership, int], Any]:
-    def restore(actor: Membership, pk: int) -> Any:
-        record = deleted_record_get(actor=actor, record_type=record_type, record_id=pk)
-        return web_services.record_restore(actor=actor, record=record)
-
-    return restore
-
-
-def _product_restore(actor: Membership, pk: int) -> Any:
-    product = sales_selectors.product_get(product_id=pk)
-    return sales_services.product_update(actor=actor, product=product, values={"is_active": True})
-
-
-def member_choices() -> list[tuple[str, str]]:
-    return [(str(m.pk), str(m)) for m in active_members()]
-
-
-def tag_choices() -> list[tuple[str, str]]:
-    return [(str(t.pk), t.name) for t in customer_selectors.tag_list()]
-
-
-def stage_choices() -> list[tuple[str, str]]:
-    return [
-        (str(s.pk), f"{s.pipeline.name} · {s.name}")
-        for s in sales_selectors.stage_list().select_related("pipeline")
-    ]
-
-
-def yes_no() -> list[tuple[str, str]]:
-    return [("1", str(_("Yes"))), ("0", str(_("No")))]
-
-
-def _choices(choices: list[tuple[str, Any]]) -> Callable[[], list[tuple[str, str]]]:
-    return lambda: [(value, str(label)) for value, label in choices]
-
-
-OWNER_FILTER = ListFilter("owner", _("Owner"), member_choices)
+__all__ = ["KINDS", "TIMELINE_KINDS", "Column", "Kind", "ListFilter"]
 
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -179,12 +56,12 @@ ACCOUNT_VALUES = customer_services.ACCOUNT_FIELDS
 def account_list(actor: Membership, p: Params) -> QuerySet[Any]:
     return customer_selectors.account_list(
         actor=actor,
-        search=_text(p, "q"),
-        owner_id=_int(p, "owner"),
-        industry=_text(p, "industry"),
-        city=_text(p, "city"),
-        tag_id=_int(p, "tag"),
-        ordering=_text(p, "sort"),
+        search=param_text(p, "q"),
+        owner_id=param_int(p, "owner"),
+        industry=param_text(p, "industry"),
+        city=param_text(p, "city"),
+        tag_id=param_int(p, "tag"),
+        ordering=param_text(p, "sort"),
     )
 
 
@@ -198,16 +75,16 @@ ACCOUNT = Kind(
     form=web_forms.AccountForm,
     create=lambda actor, d: customer_services.account_create(
         actor=actor,
-        values=_values(d, ACCOUNT_VALUES),
-        owner_id=_pk(d, "owner"),
-        tag_ids=_tag_ids(d),
+        values=values_of(d, ACCOUNT_VALUES),
+        owner_id=pk_of(d, "owner"),
+        tag_ids=tag_ids_of(d),
     ),
     update=lambda actor, obj, d: customer_services.account_update(
         actor=actor,
         account=obj,
-        values=_values(d, ACCOUNT_VALUES),
-        owner_id=_pk(d, "owner"),
-        tag_ids=_tag_ids(d),
+        values=values_of(d, ACCOUNT_VALUES),
+        owner_id=pk_of(d, "owner"),
+        tag_ids=tag_ids_of(d),
     ),
     delete=lambda actor, obj: customer_services.account_delete(actor=actor, account=obj),
     columns=(
@@ -242,7 +119,7 @@ ACCOUNT = Kind(
     inline_fields=frozenset({"name", "industry", "size", "region", "city", "website", "phone"}),
     bulk_actions=("owner", "tag", "delete"),
     timeline=True,
-    restore=_restorer("account"),
+    restore=restorer("account"),
 )
 
 # --- contacts -----------------------------------------------------------------------------------
@@ -253,12 +130,12 @@ CONTACT_VALUES = customer_services.CONTACT_FIELDS
 def contact_list(actor: Membership, p: Params) -> QuerySet[Any]:
     return customer_selectors.contact_list(
         actor=actor,
-        search=_text(p, "q"),
-        account_id=_int(p, "account"),
-        owner_id=_int(p, "owner"),
-        city=_text(p, "city"),
-        tag_id=_int(p, "tag"),
-        ordering=_text(p, "sort"),
+        search=param_text(p, "q"),
+        account_id=param_int(p, "account"),
+        owner_id=param_int(p, "owner"),
+        city=param_text(p, "city"),
+        tag_id=param_int(p, "tag"),
+        ordering=param_text(p, "sort"),
     )
 
 
@@ -272,18 +149,18 @@ CONTACT = Kind(
     form=web_forms.ContactForm,
     create=lambda actor, d: customer_services.contact_create(
         actor=actor,
-        values=_values(d, CONTACT_VALUES),
-        account_id=_pk(d, "account"),
-        owner_id=_pk(d, "owner"),
+        values=values_of(d, CONTACT_VALUES),
+        account_id=pk_of(d, "account"),
+        owner_id=pk_of(d, "owner"),
     ),
     update=lambda actor, obj, d: customer_services.contact_update(
         actor=actor,
         contact=obj,
-        values=_values(d, CONTACT_VALUES),
-        account_id=_pk(d, "account"),
+        values=values_of(d, CONTACT_VALUES),
+        account_id=pk_of(d, "account"),
         clear_account="account" in d and d["account"] is None,
-        owner_id=_pk(d, "owner"),
-        tag_ids=_tag_ids(d),
+        owner_id=pk_of(d, "owner"),
+        tag_ids=tag_ids_of(d),
     ),
     delete=lambda actor, obj: customer_services.contact_delete(actor=actor, contact=obj),
     columns=(
@@ -317,7 +194,7 @@ CONTACT = Kind(
     inline_fields=frozenset({"name", "title", "email", "phone", "wechat", "city"}),
     bulk_actions=("owner", "tag", "delete"),
     timeline=True,
-    restore=_restorer("contact"),
+    restore=restorer("contact"),
 )
 
 # --- leads --------------------------------------------------------------------------------------
@@ -328,12 +205,12 @@ LEAD_VALUES = sales_services.LEAD_FIELDS
 def lead_list(actor: Membership, p: Params) -> QuerySet[Any]:
     return sales_selectors.lead_list(
         actor=actor,
-        search=_text(p, "q"),
-        status=_text(p, "status"),
-        priority=_text(p, "priority"),
-        owner_id=_int(p, "owner"),
-        source=_text(p, "source"),
-        ordering=_text(p, "sort"),
+        search=param_text(p, "q"),
+        status=param_text(p, "status"),
+        priority=param_text(p, "priority"),
+        owner_id=param_int(p, "owner"),
+        source=param_text(p, "source"),
+        ordering=param_text(p, "sort"),
     )
 
 
@@ -346,14 +223,14 @@ LEAD = Kind(
     get=lambda actor, pk: sales_selectors.lead_get(actor=actor, lead_id=pk),
     form=web_forms.LeadForm,
     create=lambda actor, d: sales_services.lead_create(
-        actor=actor, values=_values(d, LEAD_VALUES), owner_id=_pk(d, "owner")
+        actor=actor, values=values_of(d, LEAD_VALUES), owner_id=pk_of(d, "owner")
     ),
     update=lambda actor, obj, d: sales_services.lead_update(
         actor=actor,
         lead=obj,
-        values=_values(d, LEAD_VALUES),
-        owner_id=_pk(d, "owner"),
-        tag_ids=_tag_ids(d),
+        values=values_of(d, LEAD_VALUES),
+        owner_id=pk_of(d, "owner"),
+        tag_ids=tag_ids_of(d),
     ),
     delete=lambda actor, obj: sales_services.lead_delete(actor=actor, lead=obj),
     columns=(
@@ -369,8 +246,8 @@ LEAD = Kind(
         Column("created_at", "created_at", default=False),
     ),
     filters=(
-        ListFilter("status", _("Status"), _choices(LeadStatus.choices)),
-        ListFilter("priority", _("Priority"), _choices(Priority.choices)),
+        ListFilter("status", _("Status"), choices_of(LeadStatus.choices)),
+        ListFilter("priority", _("Priority"), choices_of(Priority.choices)),
         OWNER_FILTER,
         ListFilter("source", _("Source")),
     ),
@@ -396,7 +273,7 @@ LEAD = Kind(
     ),
     bulk_actions=("owner", "tag", "delete"),
     timeline=True,
-    restore=_restorer("lead"),
+    restore=restorer("lead"),
 )
 
 # --- opportunities ------------------------------------------------------------------------------
@@ -407,25 +284,25 @@ OPPORTUNITY_VALUES = sales_services.OPPORTUNITY_FIELDS
 def opportunity_list(actor: Membership, p: Params) -> QuerySet[Any]:
     return sales_selectors.opportunity_list(
         actor=actor,
-        search=_text(p, "q"),
-        stage_id=_int(p, "stage"),
-        owner_id=_int(p, "owner"),
-        account_id=_int(p, "account"),
-        is_open=_bool(p, "open"),
-        ordering=_text(p, "sort"),
+        search=param_text(p, "q"),
+        stage_id=param_int(p, "stage"),
+        owner_id=param_int(p, "owner"),
+        account_id=param_int(p, "account"),
+        is_open=param_bool(p, "open"),
+        ordering=param_text(p, "sort"),
     )
 
 
 def _opportunity_create(actor: Membership, d: dict[str, Any]) -> Any:
     return sales_services.opportunity_create(
         actor=actor,
-        values=_values(d, OPPORTUNITY_VALUES),
-        pipeline_id=_pk(d, "pipeline") or (d["stage"].pipeline_id if d.get("stage") else None),
-        stage_id=_pk(d, "stage"),
-        account_id=_pk(d, "account"),
-        contact_id=_pk(d, "contact"),
-        lead_id=_pk(d, "lead"),
-        owner_id=_pk(d, "owner"),
+        values=values_of(d, OPPORTUNITY_VALUES),
+        pipeline_id=pk_of(d, "pipeline") or (d["stage"].pipeline_id if d.get("stage") else None),
+        stage_id=pk_of(d, "stage"),
+        account_id=pk_of(d, "account"),
+        contact_id=pk_of(d, "contact"),
+        lead_id=pk_of(d, "lead"),
+        owner_id=pk_of(d, "owner"),
         probability=d.get("probability"),
     )
 
@@ -442,12 +319,12 @@ OPPORTUNITY = Kind(
     update=lambda actor, obj, d: sales_services.opportunity_update(
         actor=actor,
         opportunity=obj,
-        values=_values(d, OPPORTUNITY_VALUES),
-        account_id=_pk(d, "account"),
-        contact_id=_pk(d, "contact"),
-        owner_id=_pk(d, "owner"),
+        values=values_of(d, OPPORTUNITY_VALUES),
+        account_id=pk_of(d, "account"),
+        contact_id=pk_of(d, "contact"),
+        owner_id=pk_of(d, "owner"),
         probability=d.get("probability"),
-        tag_ids=_tag_ids(d),
+        tag_ids=tag_ids_of(d),
     ),
     delete=lambda actor, obj: sales_services.opportunity_delete(actor=actor, opportunity=obj),
     columns=(
@@ -493,7 +370,7 @@ OPPORTUNITY = Kind(
     ),
     bulk_actions=("owner", "tag", "delete"),
     timeline=True,
-    restore=_restorer("opportunity"),
+    restore=restorer("opportunity"),
 )
 
 # --- activities ---------------------------------------------------------------------------------
@@ -504,10 +381,10 @@ ACTIVITY_VALUES = activity_services.ACTIVITY_FIELDS
 def activity_list(actor: Membership, p: Params) -> QuerySet[Any]:
     return activity_selectors.activity_list(
         actor=actor,
-        search=_text(p, "q"),
-        kind=_text(p, "kind"),
-        owner_id=_int(p, "owner"),
-        ordering=_text(p, "sort") or "-at",
+        search=param_text(p, "q"),
+        kind=param_text(p, "kind"),
+        owner_id=param_int(p, "owner"),
+        ordering=param_text(p, "sort") or "-at",
     )
 
 
@@ -521,7 +398,7 @@ ACTIVITY = Kind(
     form=web_forms.ActivityForm,
     create=None,  # logged from a record page (quick action)
     update=lambda actor, obj, d: activity_services.activity_update(
-        actor=actor, activity=obj, values=_values(d, ACTIVITY_VALUES)
+        actor=actor, activity=obj, values=values_of(d, ACTIVITY_VALUES)
     ),
     delete=lambda actor, obj: activity_services.activity_delete(actor=actor, activity=obj),
     columns=(
@@ -532,10 +409,11 @@ ACTIVITY = Kind(
         Column("outcome", default=False),
         Column("owner"),
     ),
-    filters=(ListFilter("kind", _("Type"), _choices(ActivityKind.choices)), OWNER_FILTER),
+    filters=(ListFilter("kind", _("Type"), choices_of(ActivityKind.choices)), OWNER_FILTER),
     detail_fields=("kind", "at", "record", "outcome", "duration_minutes", "owner", "body"),
     inline_fields=frozenset({"subject", "outcome", "body"}),
     title_field="subject",
+    restore=activity_restore,
 )
 
 # --- tasks --------------------------------------------------------------------------------------
@@ -546,10 +424,10 @@ TASK_VALUES = activity_services.TASK_FIELDS
 def task_list(actor: Membership, p: Params) -> QuerySet[Any]:
     return activity_selectors.task_list(
         actor=actor,
-        search=_text(p, "q"),
-        status=_text(p, "status"),
-        assignee_id=_int(p, "assignee"),
-        ordering=_text(p, "sort"),
+        search=param_text(p, "q"),
+        status=param_text(p, "status"),
+        assignee_id=param_int(p, "assignee"),
+        ordering=param_text(p, "sort"),
     )
 
 
@@ -562,13 +440,13 @@ TASK = Kind(
     get=lambda actor, pk: activity_selectors.task_get(actor=actor, task_id=pk),
     form=web_forms.TaskForm,
     create=lambda actor, d: activity_services.task_create(
-        actor=actor, values=_values(d, TASK_VALUES), assignee_id=_pk(d, "assignee")
+        actor=actor, values=values_of(d, TASK_VALUES), assignee_id=pk_of(d, "assignee")
     ),
     update=lambda actor, obj, d: activity_services.task_update(
         actor=actor,
         task=obj,
-        values=_values(d, TASK_VALUES),
-        assignee_id=_pk(d, "assignee"),
+        values=values_of(d, TASK_VALUES),
+        assignee_id=pk_of(d, "assignee"),
         status=d.get("status") or None,
     ),
     delete=lambda actor, obj: activity_services.task_delete(actor=actor, task=obj),
@@ -581,7 +459,7 @@ TASK = Kind(
         Column("reminder_at", default=False),
     ),
     filters=(
-        ListFilter("status", _("Status"), _choices(TaskStatus.choices)),
+        ListFilter("status", _("Status"), choices_of(TaskStatus.choices)),
         ListFilter("assignee", _("Assignee"), member_choices),
     ),
     detail_fields=("due_at", "status", "assignee", "reminder_at", "record", "notes", "created_at"),
@@ -590,6 +468,7 @@ TASK = Kind(
     bulk_actions=("owner", "delete"),
     owner_field="assignee",
     title_field="title",
+    restore=task_restore,
 )
 
 # --- products -----------------------------------------------------------------------------------
@@ -599,10 +478,10 @@ PRODUCT_VALUES = sales_services.PRODUCT_FIELDS
 
 def product_list(actor: Membership, p: Params) -> QuerySet[Any]:
     return sales_selectors.product_list(
-        search=_text(p, "q"),
-        category=_text(p, "category"),
-        is_active=_bool(p, "active"),
-        ordering=_text(p, "sort"),
+        search=param_text(p, "q"),
+        category=param_text(p, "category"),
+        is_active=param_bool(p, "active"),
+        ordering=param_text(p, "sort"),
     )
 
 
@@ -615,10 +494,10 @@ PRODUCT = Kind(
     get=lambda actor, pk: sales_selectors.product_get(product_id=pk),
     form=web_forms.ProductForm,
     create=lambda actor, d: sales_services.product_create(
-        actor=actor, values=_values(d, PRODUCT_VALUES)
+        actor=actor, values=values_of(d, PRODUCT_VALUES)
     ),
     update=lambda actor, obj, d: sales_services.product_update(
-        actor=actor, product=obj, values=_values(d, PRODUCT_VALUES)
+        actor=actor, product=obj, values=values_of(d, PRODUCT_VALUES)
     ),
     delete=lambda actor, obj: sales_services.product_delete(actor=actor, product=obj),
     columns=(
@@ -632,7 +511,7 @@ PRODUCT = Kind(
     filters=(ListFilter("category", _("Category")), ListFilter("active", _("Active"), yes_no)),
     detail_fields=("sku", "category", "price", "currency", "is_active", "created_at"),
     inline_fields=frozenset({"name", "sku", "category", "price"}),
-    restore=_product_restore,
+    restore=product_restore,
 )
 
 # --- orders -------------------------------------------------------------------------------------
@@ -643,11 +522,11 @@ ORDER_VALUES = sales_services.ORDER_FIELDS
 def order_list(actor: Membership, p: Params) -> QuerySet[Any]:
     return sales_selectors.order_list(
         actor=actor,
-        search=_text(p, "q", 40),
-        status=_text(p, "status"),
-        contact_id=_int(p, "contact"),
-        account_id=_int(p, "account"),
-        ordering=_text(p, "sort") or "-ordered_at",
+        search=param_text(p, "q", 40),
+        status=param_text(p, "status"),
+        contact_id=param_int(p, "contact"),
+        account_id=param_int(p, "account"),
+        ordering=param_text(p, "sort") or "-ordered_at",
     ).select_related("owner")
 
 
@@ -661,13 +540,13 @@ ORDER = Kind(
     form=web_forms.OrderForm,
     create=lambda actor, d: sales_services.order_create(
         actor=actor,
-        values=_values(d, ORDER_VALUES),
-        contact_id=_pk(d, "contact"),
-        account_id=_pk(d, "account"),
-        owner_id=_pk(d, "owner"),
+        values=values_of(d, ORDER_VALUES),
+        contact_id=pk_of(d, "contact"),
+        account_id=pk_of(d, "account"),
+        owner_id=pk_of(d, "owner"),
     ),
     update=lambda actor, obj, d: sales_services.order_update(
-        actor=actor, order=obj, values=_values(d, ORDER_VALUES), owner_id=_pk(d, "owner")
+        actor=actor, order=obj, values=values_of(d, ORDER_VALUES), owner_id=pk_of(d, "owner")
     ),
     delete=lambda actor, obj: sales_services.order_delete(actor=actor, order=obj),
     columns=(
@@ -679,13 +558,14 @@ ORDER = Kind(
         Column("account", default=False),
         Column("owner", default=False),
     ),
-    filters=(ListFilter("status", _("Status"), _choices(OrderStatus.choices)),),
+    filters=(ListFilter("status", _("Status"), choices_of(OrderStatus.choices)),),
     detail_fields=("ordered_at", "status", "total", "currency", "contact", "account", "owner"),
     inline_fields=frozenset({"status"}),
     edit_fields=("number", "ordered_at", "status", "currency", "owner"),
     bulk_actions=("owner", "delete"),
     timeline=True,
     title_field="number",
+    restore=order_restore,
 )
 
 KINDS: dict[str, Kind] = {

@@ -14,6 +14,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+from django.core.cache import cache
 from django.db import models
 from django.db.models import (
     Avg,
@@ -39,7 +40,7 @@ from crm.customers.models import Account, Contact
 from crm.customers.selectors import account_list, contact_list
 from crm.sales.models import Lead, LeadStatus, Opportunity, Pipeline, Stage, StageChange
 from crm.sales.selectors import lead_list, opportunity_list, pipeline_list, stage_list
-from crm.tenancy.models import Membership, Team
+from crm.tenancy.models import AuditHead, Membership, Team
 from crm.tenancy.permissions import visible_q
 from crm.tenancy.selectors import membership_list, team_list
 from crm.web.models import ListColumns, SavedView, UserPreference
@@ -366,10 +367,50 @@ def _won_between(actor: Membership, start: datetime, end: datetime) -> tuple[Dec
     return row["total"] or ZERO, row["n"]
 
 
+MANAGER_CACHE_SECONDS = 300
+
+
+def _data_version(tenant_id: int) -> str:
+    """The tenant's audit chain head: every audited write (crm.events.crud) moves it on (the
+    hash too, which also tells apart two chains of the same length)."""
+    head = AuditHead.objects.filter(tenant_id=tenant_id).values_list("seq", "hash").first()
+    return f"{head[0]}-{head[1][:16]}" if head else "0"
+
+
 def manager_dashboard(
     *, actor: Membership, pipeline_id: int | None = None, now: datetime | None = None
 ) -> ManagerDashboard:
-    now = now or timezone.now()
+    """The team view. Its aggregates walk the tenant's whole pipeline history (seconds on a
+    large tenant), so the result is cached per member, pipeline and day, keyed by the audit
+    chain head: any audited write anywhere in the tenant makes the next view recompute, so the
+    numbers are never stale. An explicit `now` (tests, reports of another day) bypasses the
+    cache."""
+    if now is not None:
+        return _manager_dashboard(actor=actor, pipeline_id=pipeline_id, now=now)
+    key = ":".join(
+        str(part)
+        for part in (
+            "crm:web:manager-dashboard:v1",
+            actor.tenant_id,
+            _data_version(actor.tenant_id),
+            actor.pk,
+            actor.visibility,
+            actor.team_id,
+            pipeline_id,
+            timezone.localdate(),
+            timezone.get_current_timezone_name(),
+        )
+    )
+    board = cache.get(key)
+    if not isinstance(board, ManagerDashboard):
+        board = _manager_dashboard(actor=actor, pipeline_id=pipeline_id, now=timezone.now())
+        cache.set(key, board, MANAGER_CACHE_SECONDS)
+    return board
+
+
+def _manager_dashboard(
+    *, actor: Membership, pipeline_id: int | None, now: datetime
+) -> ManagerDashboard:
     pipelines = pipeline_list()
     pipeline = (
         pipelines.filter(pk=pipeline_id).first() if pipeline_id is not None else None
@@ -436,6 +477,19 @@ class KanbanColumn:
 
 
 KANBAN_CARDS_PER_COLUMN = 40
+# What a card shows: loading only these (not the accounts' and owners' other columns) halves
+# the time to build a board.
+KANBAN_CARD_FIELDS = (
+    "name",
+    "amount",
+    "currency",
+    "probability",
+    "stage_id",
+    "stage_entered_at",
+    "account__name",
+    "owner__display_name",
+    "owner__user__username",
+)
 
 
 def kanban_opportunities(
@@ -498,11 +552,15 @@ def kanban_board(
         .values_list("pk", flat=True)
     )
     next_task = Task.objects.filter(
-        record_type="opportunity", record_id=OuterRef("pk"), status=TaskStatus.OPEN
+        record_type="opportunity",
+        record_id=OuterRef("pk"),
+        status=TaskStatus.OPEN,
+        deleted_at__isnull=True,
     ).order_by(F("due_at").asc(nulls_last=True), "id")
     cards = (
         Opportunity.objects.filter(pk__in=list(ranked))
-        .select_related("owner", "account")
+        .select_related("owner__user", "account")
+        .only(*KANBAN_CARD_FIELDS)
         .annotate(
             next_task_title=Subquery(next_task.values("title")[:1]),
             next_task_due=Subquery(next_task.values("due_at")[:1]),

@@ -1,8 +1,10 @@
 """Writes the pages need beyond the apps' own services.
 
 Member preferences, chosen columns and saved views are the web app's own tables. The rest are
-thin compositions of the apps' services (bulk actions, restore after delete, sending an email
-from a record, inviting a member, the tenant profile) kept here until their apps grow them.
+thin compositions of the apps' services (bulk actions, restore after delete of accounts,
+contacts, leads and opportunities, inviting a member, the tenant profile, renaming a team) kept
+here until their apps grow them. Sending an email from a record lives in crm.activities.services;
+the undo of a deleted activity, task or order in crm.activities / crm.sales services.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from crm.activities.records import record_find
-from crm.activities.services import activity_log
 from crm.core.errors import DomainError, NotFoundError
 from crm.core.writes import field_error, snapshot
 from crm.events.crud import restore, save_changes, save_new
@@ -128,40 +128,6 @@ def bulk_apply(
         except DomainError as exc:
             result.failed.append(f"{record}: {exc.message}")
     return result
-
-
-@transaction.atomic
-def record_email_send(
-    *,
-    actor: Membership,
-    record_type: str,
-    record_id: int,
-    subject: str,
-    body: str,
-) -> EmailMessage:
-    """Send an email to a contact or lead through the outbox and log it on the timeline."""
-    require_write(actor)
-    record = record_find(actor, record_type, record_id)
-    to = getattr(record, "email", "") or ""
-    if not to:
-        raise field_error("to", _("This record has no email address."))
-    if not subject.strip():
-        raise field_error("subject", _("This field is required."))
-    message = EmailMessage(
-        subject=subject.strip()[:200],
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        reply_to=[actor.user.email] if actor.user.email else None,
-    )
-    message.send()
-    activity_log(
-        actor=actor,
-        record_type=record_type,
-        record_id=record_id,
-        values={"kind": "email", "subject": message.subject, "body": body[:20000]},
-    )
-    return message
 
 
 # --- admin settings -----------------------------------------------------------------------------

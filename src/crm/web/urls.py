@@ -7,7 +7,7 @@ from django.urls import URLPattern, path, reverse_lazy
 
 from crm.web.forms import StyledPasswordResetForm, StyledSetPasswordForm
 from crm.web.kinds import KINDS
-from crm.web.views import kanban, records, settings, shell
+from crm.web.views import actions, kanban, records, settings, shell
 
 app_name = "web"
 
@@ -34,7 +34,7 @@ def _kind_patterns() -> list[URLPattern]:
         if kind.update is not None:
             patterns += [
                 path(f"{p}/<int:pk>/edit/", records.record_edit, extra, name=f"{n}_edit"),
-                path(f"{p}/<int:pk>/owner/", records.record_owner, extra, name=f"{n}_owner"),
+                path(f"{p}/<int:pk>/owner/", actions.record_owner, extra, name=f"{n}_owner"),
             ]
         if kind.delete is not None:
             patterns.append(
@@ -46,9 +46,9 @@ def _kind_patterns() -> list[URLPattern]:
             )
         if kind.timeline:
             patterns += [
-                path(f"{p}/<int:pk>/log/", records.record_log, extra, name=f"{n}_log"),
-                path(f"{p}/<int:pk>/task/", records.record_task, extra, name=f"{n}_task"),
-                path(f"{p}/<int:pk>/email/", records.record_email, extra, name=f"{n}_email"),
+                path(f"{p}/<int:pk>/log/", actions.record_log, extra, name=f"{n}_log"),
+                path(f"{p}/<int:pk>/task/", actions.record_task, extra, name=f"{n}_task"),
+                path(f"{p}/<int:pk>/email/", actions.record_email, extra, name=f"{n}_email"),
             ]
     return patterns
 
@@ -100,10 +100,10 @@ urlpatterns = [
     path("kanban/", kanban.kanban, name="kanban"),
     path("opportunities/<int:pk>/move/", kanban.opportunity_move, name="opportunity_move"),
     # order lines
-    path("orders/<int:pk>/lines/", records.order_line_add, name="order_line_add"),
+    path("orders/<int:pk>/lines/", actions.order_line_add, name="order_line_add"),
     path(
         "orders/<int:pk>/lines/<int:line_pk>/delete/",
-        records.order_line_delete,
+        actions.order_line_delete,
         name="order_line_delete",
     ),
     path("views/<int:pk>/delete/", records.saved_view_delete, name="savedview_delete"),
