@@ -9,6 +9,7 @@ managers, so an id of another tenant is "no such record" (422) too.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -27,6 +28,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.responses import NinjaJSONEncoder
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.throttling import SimpleRateThrottle
 from ninja.utils import check_csrf
@@ -34,7 +36,7 @@ from pydantic import AfterValidator, ConfigDict, StringConstraints, create_model
 
 from crm.core.context import set_current_tenant
 from crm.core.errors import DomainError, ErrorCode, NotFoundError, PermissionDeniedError
-from crm.core.pagination import clamp_limit, paginate
+from crm.core.pagination import Page, clamp_limit, paginate
 from crm.core.writes import field_error
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -152,6 +154,12 @@ class ListParams(Schema):
         return kwargs
 
 
+COUNT_DESCRIPTION = (
+    "Matching records: exact up to 10,000; null means more (a null may be up to 30 seconds "
+    "old). Use has_more to page."
+)
+
+
 def page_of(item: type[Schema]) -> type[Schema]:
     """The list response for `item`: {items, count (None when many), has_more, offset, limit}."""
     name = item.__name__.removesuffix("Out") + "Page"
@@ -159,7 +167,7 @@ def page_of(item: type[Schema]) -> type[Schema]:
         name,
         __base__=Schema,
         items=(list[item], ...),  # type: ignore[valid-type]
-        count=(int | None, Field(..., description="Exact up to 10,000; null means more.")),
+        count=(int | None, Field(..., description=COUNT_DESCRIPTION)),
         has_more=(bool, ...),
         offset=(int, ...),
         limit=(int, ...),
@@ -167,10 +175,15 @@ def page_of(item: type[Schema]) -> type[Schema]:
     return model
 
 
-def paginated(queryset: QuerySet[Any], params: ListParams) -> dict[str, Any]:
-    page = paginate(
+def page_params(queryset: QuerySet[Any], params: ListParams) -> Page:
+    """The page of `queryset` that the list parameters ask for (limit capped), with its count."""
+    return paginate(
         queryset, offset=params.offset, limit=clamp_limit(params.limit), with_count=True
     )
+
+
+def paginated(queryset: QuerySet[Any], params: ListParams) -> dict[str, Any]:
+    page = page_params(queryset, params)
     return {
         "items": page.items,
         "count": page.count,
@@ -178,6 +191,27 @@ def paginated(queryset: QuerySet[Any], params: ListParams) -> dict[str, Any]:
         "offset": page.offset,
         "limit": page.limit,
     }
+
+
+def rendered_page(page: Page, items: list[dict[str, Any]]) -> HttpResponse:
+    """A list answer from items already shaped as their Out schema, rendered without validation.
+
+    Ninja passes a returned HttpResponse through as is: the per-row validation of the Out schema
+    (a third of a 50-row list request's CPU time) is skipped, and the document is rendered with
+    the encoder of ninja's JSON renderer, so it is byte for byte what the validated path gives.
+    Only for items built by a function whose output the tests compare with the validated path
+    (see `customers.schemas.contact_item`); the operation still declares its page schema.
+    """
+    body = {
+        "items": items,
+        "count": page.count,
+        "has_more": page.has_more,
+        "offset": page.offset,
+        "limit": page.limit,
+    }
+    return HttpResponse(
+        json.dumps(body, cls=NinjaJSONEncoder), content_type="application/json; charset=utf-8"
+    )
 
 
 @contextmanager

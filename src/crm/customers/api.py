@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status
 
-from crm.core.api import Id, actor, created, no_content, paginated
+from crm.core.api import (
+    Id,
+    actor,
+    created,
+    has_scope,
+    no_content,
+    page_params,
+    paginated,
+    rendered_page,
+)
 from crm.core.api import responses as r
 from crm.customers import selectors, services
 from crm.customers.models import Account, Contact, Tag
 from crm.customers.schemas import (
+    CONTACT_COLUMNS,
     AccountFilter,
     AccountIn,
     AccountOut,
@@ -27,6 +37,7 @@ from crm.customers.schemas import (
     TagOut,
     TagPage,
     TagPatch,
+    contact_item,
 )
 
 router = Router()
@@ -102,9 +113,17 @@ def account_delete(request: HttpRequest, account_id: Path[Id]) -> Status[None]:
 @router.get(
     "/contacts", response=r({200: ContactPage}), operation_id="contact_list", tags=["contacts"]
 )
-def contact_list(request: HttpRequest, filters: Query[ContactFilter]) -> dict[str, Any]:
+def contact_list(request: HttpRequest, filters: Query[ContactFilter]) -> HttpResponse:
+    # The hottest operation: rows as dicts of the shown columns (no model instances, no joins),
+    # tag ids in one query, items shaped without re-validation (ContactPage is still declared
+    # and tests/customers pins list items == detail answers): half the CPU of the ORM path.
     qs = selectors.contact_list(actor=actor(request), **filters.selector_kwargs())
-    return paginated(selectors.with_tag_ids(qs), filters)
+    page = page_params(selectors.contact_list_values(qs, columns=CONTACT_COLUMNS), filters)
+    tags = selectors.tag_ids_by_record(Contact, [row["id"] for row in page.items])
+    pii = has_scope(request, "pii")
+    return rendered_page(
+        page, [contact_item(row, tags.get(row["id"], []), pii=pii) for row in page.items]
+    )
 
 
 @router.post(

@@ -38,12 +38,13 @@ NameOrdering = Literal["id", "-id", "name", "-name", "created_at", "-created_at"
 
 
 def tag_ids_of(obj: Any) -> list[int]:
-    # Lists prefetch into a plain list (see api.TAGS_PREFETCH): reading `obj.tags.all()` there
-    # would build a queryset per row, a third of a list request's CPU time.
+    """Sorted tag ids of a record (the order every list and detail answer uses)."""
+    # Lists prefetch into a plain list (see selectors.with_tag_ids): reading `obj.tags.all()`
+    # there would build a queryset per row, a third of a list request's CPU time.
     prefetched = getattr(obj, "prefetched_tags", None)
     if prefetched is not None:
-        return [tag.pk for tag in prefetched]
-    return [tag.pk for tag in obj.tags.all()]
+        return sorted(tag.pk for tag in prefetched)
+    return sorted(tag.pk for tag in obj.tags.all())
 
 
 # --- tags ---------------------------------------------------------------------------------------
@@ -173,6 +174,27 @@ class ContactOut(Schema):
     @staticmethod
     def resolve_id_number(obj: Any, context: Any) -> str:
         return str(obj.id_number) if shows_pii(context) else mask_id_number(obj.id_number)
+
+
+# The contact's own columns that ContactOut shows (all its fields but the tag ids), in order.
+CONTACT_FIELDS = tuple(ContactOut.model_fields)
+CONTACT_COLUMNS = tuple(name for name in CONTACT_FIELDS if name != "tag_ids")
+
+
+def contact_item(row: dict[str, Any], tag_ids: list[int], *, pii: bool) -> dict[str, Any]:
+    """What ContactOut renders for a `.values(*CONTACT_COLUMNS)` row, without validating it.
+
+    The columns already have the fields' types (the database columns behind ContactOut), so the
+    only work validation would do per row is the resolvers above, done here directly. The tests
+    pin that every list item equals the contact's detail answer (the validated path).
+    """
+    item = {name: row[name] for name in CONTACT_COLUMNS}
+    item["tag_ids"] = tag_ids
+    if not pii:
+        item["email"] = mask_email(item["email"])
+        item["phone"] = mask_phone(item["phone"])
+        item["id_number"] = mask_id_number(item["id_number"])
+    return {name: item[name] for name in CONTACT_FIELDS}
 
 
 class ContactFilter(ListParams):
