@@ -24,6 +24,17 @@ def test_record_page_shows_fields_related_records_and_timeline(
     assert "timeline-audit" in timeline
 
 
+def test_a_contact_page_links_to_its_customer_360(records: Any, sales_client: Client) -> None:
+    html = sales_client.get(f"/contacts/{records.contact.pk}/").content.decode()
+    link = f'href="/insights/customers/{records.contact.pk}/"'
+    assert link in html
+    assert sales_client.get(f"/insights/customers/{records.contact.pk}/").status_code == 200
+    assert (
+        'data-action="customer-360"'
+        not in sales_client.get(f"/accounts/{records.account.pk}/").content.decode()
+    )
+
+
 def test_logging_a_call_refreshes_the_timeline(
     world: Any, records: Any, sales_client: Client
 ) -> None:
