@@ -136,7 +136,9 @@ def basic(token: str, user: str = "powerbi") -> str:
 def fetch(
     client: Client, url: str, token: str | None, params: dict[str, Any] | None = None, **extra: Any
 ) -> tuple[int, Any, Any]:
-    """GET with a Bearer token: (status, parsed JSON or text, response)."""
+    """GET with a Bearer token: (status, parsed JSON or text, response). Messages in English
+    (the feed answers in the tenant's language otherwise)."""
+    extra.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
     if token is not None:
         extra.setdefault("HTTP_AUTHORIZATION", f"Bearer {token}")
     response = client.get(url, params or {}, **extra)

@@ -187,6 +187,14 @@ def test_personal_data_is_masked_without_the_pii_scope(client: Client, feed: Fee
     for option in ({"$filter": "Email eq 'person7@example.com'"}, {"$orderby": "Phone"}):
         status, body, _r = fetch(client, ROOT + "Contacts", feed.pii_token, option)
         assert status == 400 and "encrypted" in body["error"]["message"]
+    status, body, _r = fetch(
+        client,
+        ROOT + "Contacts",
+        feed.pii_token,
+        {"$orderby": "Phone"},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert status == 400 and "加密" in body["error"]["message"]
 
 
 def test_a_sales_rep_sees_only_own_records(client: Client, world: Any, feed: Feed) -> None:
