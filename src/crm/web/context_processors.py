@@ -30,10 +30,18 @@ NAV: tuple[NavItem, ...] = (
     NavItem("web:contact_list", _("Contacts")),
     NavItem("web:opportunity_list", _("Opportunities"), SELLING),
     NavItem("web:kanban", _("Kanban"), SELLING),
+    NavItem("forecasts:forecast", _("Forecasts"), SELLING),
     NavItem("web:activity_list", _("Activities")),
     NavItem("web:task_list", _("Tasks")),
     NavItem("web:product_list", _("Products")),
     NavItem("web:order_list", _("Orders")),
+    NavItem(
+        "insights:at_risk",
+        _("Customer insight"),
+        frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETING}),
+    ),
+    NavItem("reports:index", _("Reports"), ALL_BUT_SERVICE),
+    NavItem("integrations:imports", _("Data"), frozenset({Role.ADMIN, Role.MANAGER})),
     NavItem("web:settings", _("Settings"), frozenset({Role.ADMIN})),
 )
 
