@@ -129,7 +129,7 @@ def build_data(contacts: int) -> tuple[Path, dict[str, Any]]:
     subprocess.run([*CRM, "migrate", "--no-input", "-v", "0"], env=env, cwd=ROOT, check=True)
     started, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(
-        [*CRM, "demo", "--contacts", str(contacts)],
+        [*CRM, "demo", "--contacts", str(contacts), "--no-insights"],
         env=env,
         cwd=ROOT,
         check=True,

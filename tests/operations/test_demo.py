@@ -29,6 +29,7 @@ from crm.activities.models import Task
 from crm.core.context import tenant_context
 from crm.core.normalise import normalise_phone, pinyin_keys
 from crm.customers.models import Account, Contact
+from crm.insights.models import CustomerInsight
 from crm.customers.selectors import contact_list
 from crm.sales.models import Lead, Opportunity, Order, StageChange
 from crm.tenancy.models import Membership, Tenant
@@ -57,6 +58,8 @@ with tenant_context(demo.pk):
         set(Membership.objects.values_list("role", flat=True))
     )
     out["users"] = sorted(Membership.objects.values_list("user__username", flat=True))
+    out["insights"] = sorted(set(CustomerInsight.objects.values_list("stage", flat=True)))
+    out["insight_rows"] = CustomerInsight.objects.count()
     out["bad_phones"] = [
         c.phone for c in contacts if c.phone and normalise_phone(c.phone) != c.phone
     ]
@@ -208,6 +211,9 @@ def test_tables_scale_with_contacts_and_hold_a_believable_history(demo: dict[str
     assert tasks["overdue"] > 0 and tasks["due_today"] > 0
     # Progress goes to stderr, with a rate.
     assert "rows/s" in demo["load"].stderr
+    # Customer 360, at-risk and segments have something to show from the start.
+    assert demo["probe"]["insight_rows"] == CONTACTS
+    assert {"active", "at_risk", "lost"} <= set(demo["probe"]["insights"])
 
 
 @pytest.mark.slow

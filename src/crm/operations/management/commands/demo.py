@@ -4,15 +4,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crm.core.context import tenant_context
 from crm.core.errors import DomainError
+from crm.insights.services import insights_recompute
 from crm.operations.demo.bulk import Progress
 from crm.operations.demo.loader import (
     DEFAULT_CONTACTS,
     DEFAULT_SEED,
     DEMO_PASSWORD,
+    DEMO_TENANTS,
     demo_exists,
     load_demo,
 )
+from crm.tenancy.models import Tenant
 
 
 class Command(BaseCommand):
@@ -30,6 +34,11 @@ class Command(BaseCommand):
             "accounts, leads, opportunities, activities and orders follow in proportion",
         )
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+        parser.add_argument(
+            "--no-insights",
+            action="store_true",
+            help="skip the first customer-intelligence run (the nightly job does it later)",
+        )
         parser.add_argument(
             "--if-empty",
             action="store_true",
@@ -62,3 +71,14 @@ class Command(BaseCommand):
             for username, role, name in report.logins:
                 self.stdout.write(f"  {username:<14} {role:<10} {name}")
         self.stdout.write(f"\nEvery demo user's password is {DEMO_PASSWORD!r}.")
+        if not options["no_insights"]:
+            self._first_insights_run()
+
+    def _first_insights_run(self) -> None:
+        """Customer 360, at-risk and segments pages have something to show from the start."""
+        for tenant in Tenant.objects.filter(slug__in=[t.slug for t in DEMO_TENANTS]).order_by("pk"):
+            with tenant_context(tenant.pk):
+                run = insights_recompute()
+            self.stdout.write(
+                f"Customer insights for {tenant.slug}: {run.status}, {run.customers:,} customers."
+            )
