@@ -203,21 +203,44 @@ def _preferences(
     lines: pd.DataFrame, channels: pd.DataFrame, preferred: pd.Series, index: pd.Index
 ) -> list[dict[str, Any]]:
     """Top three categories by spend, and the preferred channel (set on the contact, or the
-    kind of activity most often logged with them)."""
+    kind of activity most often logged with them).
+
+    Categories are ranked on integer codes (spend descending, then name), so that millions of
+    lines are grouped without hashing a string per line.
+    """
     n = len(index)
     columns: list[list[Any]] = [[None] * n for _ in range(3)]
     cats = lines[lines["category"] != ""]
     if len(cats):
-        spend = cats.groupby(["customer_id", "category"], sort=False)["amount"].sum().reset_index()
-        ranked = spend.sort_values(
-            ["customer_id", "amount", "category"], ascending=[True, False, True]
+        codes, names = pd.factorize(cats["category"].to_numpy(object))
+        names = np.asarray(names, dtype=object)
+        spend = (
+            pd.DataFrame(
+                {
+                    "customer": cats["customer_id"].to_numpy(),
+                    "code": codes,
+                    "amount": cats["amount"].to_numpy(float),
+                }
+            )
+            .groupby(["customer", "code"], sort=False)["amount"]
+            .sum()
         )
-        ranked["rank"] = ranked.groupby("customer_id", sort=False).cumcount()
-        ranked = ranked[ranked["rank"] < 3]
-        wide = ranked.pivot(index="customer_id", columns="rank", values="category").reindex(index)
+        customer = spend.index.get_level_values(0).to_numpy()
+        code = spend.index.get_level_values(1).to_numpy()
+        name_rank = np.empty(len(names), dtype=np.int64)
+        name_rank[np.argsort(names.astype(str), kind="stable")] = np.arange(len(names))
+        order = np.lexsort((name_rank[code], -spend.to_numpy(float), customer))
+        customer, code = customer[order], code[order]
+        position = np.arange(len(customer))
+        first = np.ones(len(customer), dtype=bool)
+        first[1:] = customer[1:] != customer[:-1]
+        rank = position - np.maximum.accumulate(np.where(first, position, 0))
+        rows = index.get_indexer(customer)
         for k in range(3):
-            if k in wide.columns:
-                columns[k] = wide[k].tolist()
+            chosen = (rank == k) & (rows >= 0)
+            column = np.full(n, None, dtype=object)
+            column[rows[chosen]] = names[code[chosen]]
+            columns[k] = column.tolist()
     used: dict[Any, str] = {}
     if len(channels):
         best = channels.sort_values(["customer_id", "count", "kind"], ascending=[True, False, True])
@@ -229,7 +252,7 @@ def _preferences(
         fallback = used.get(cid, "")
         out.append(
             {
-                "categories": [c for c in (c1, c2, c3) if isinstance(c, str)],
+                "categories": [c for c in (c1, c2, c3) if c is not None],
                 "channel": chosen or fallback,
                 "channel_source": "contact" if chosen else ("activity" if fallback else ""),
             }
@@ -359,7 +382,7 @@ def compute_customer_insights(
         last = activity["days_since_last"].to_numpy(float)
         risk = pd.Series(np.where(np.isnan(last), 0.0, 1.0 - 0.5 ** (last / 90.0)), index=index)
         metrics["churn_model"] = "recency"
-    reasons_by_id = dict(zip(index, _rule_reasons(activity), strict=True))
+    reasons_by_id = dict(zip(index.tolist(), _rule_reasons(activity), strict=True))
     supervised = _supervised_churn(days, as_of, churn_label_days) if churn_label_days else None
     if supervised is not None:
         prob, model_reasons, churn_metrics = supervised
@@ -376,7 +399,7 @@ def compute_customer_insights(
         metrics["churn"] = {"label_days": churn_label_days, "skipped": "not enough history"}
     prospects = out["orders"].to_numpy() == 0
     out["churn_risk"] = np.where(prospects, 0.0, np.clip(risk.to_numpy(float), 0.0, 1.0))
-    out["churn_reasons"] = [reasons_by_id[cid] for cid in index]
+    out["churn_reasons"] = [reasons_by_id[cid] for cid in index.tolist()]
 
     segments = pd.Series(-1, index=index)
     names = pd.Series(lifecycle.NO_PURCHASE_SEGMENT, index=index)
@@ -396,7 +419,10 @@ def compute_customer_insights(
 
     actions = lifecycle.recommended_actions(stages, activity["open_tickets"])
     out["actions"] = [
-        [a, b] for a, b in zip(actions["primary_action"], actions["secondary_action"], strict=True)
+        [a, b]
+        for a, b in zip(
+            actions["primary_action"].tolist(), actions["secondary_action"].tolist(), strict=True
+        )
     ]
     out["preferences"] = _preferences(lines, channels, preferred_channel, index)
     metrics["segments"] = segment_summary(out)
