@@ -8,12 +8,10 @@ playbook settings need an admin, manager or marketing role (checked again in the
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -30,6 +28,7 @@ from crm.insights import selectors, services
 from crm.insights.models import InsightSettings, Stage
 from crm.insights.playbook import playbook_preview
 from crm.tenancy.models import Membership
+from crm.tenancy.pages import member_page
 
 View = Callable[..., HttpResponse]
 STAGE_BADGE = {
@@ -44,18 +43,6 @@ STAGE_BADGE = {
 
 def _actor(request: HttpRequest) -> Membership:
     return cast(Membership, request.membership)  # type: ignore[attr-defined]
-
-
-def member_page(view: View) -> View:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if getattr(request, "membership", None) is None:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _can_manage(actor: Membership) -> bool:

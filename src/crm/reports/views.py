@@ -4,11 +4,9 @@ schedule page. Thin: parse, call a selector or service, render."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any, cast
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -25,6 +23,7 @@ from crm.reports.models import FileFormat, Frequency, ReportKindChoice
 from crm.reports.selectors import EXTRA_FILTERS, REPORT_TITLES, Report, ReportKind
 from crm.sales.models import Pipeline
 from crm.tenancy.models import Membership, Team, Visibility
+from crm.tenancy.pages import member_page
 
 View = Callable[..., HttpResponseBase]
 
@@ -40,18 +39,6 @@ FILTER_KEYS = ("start", "end", "owner_id", "team_id", "pipeline_id", "category",
 
 def _actor(request: HttpRequest) -> Membership:
     return cast(Membership, request.membership)  # type: ignore[attr-defined]
-
-
-def member_page(view: View) -> View:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if getattr(request, "membership", None) is None:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _descriptions() -> dict[str, str]:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import wraps
 from typing import Any, cast
 
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,24 +20,13 @@ from crm.sales import assignment, capture, followup, selectors
 from crm.sales.lead_models import OPEN_LEAD_STATUSES, AssignmentRule, WebForm
 from crm.sales.models import Lead, Priority
 from crm.tenancy.models import Membership, Role, Team, Visibility
+from crm.tenancy.pages import member_page
 
 View = Callable[..., HttpResponse]
 
 
 def _actor(request: HttpRequest) -> Membership:
     return cast(Membership, request.membership)  # type: ignore[attr-defined]
-
-
-def member_page(view: View) -> View:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if getattr(request, "membership", None) is None:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def sla_text(due: datetime | None, now: datetime) -> tuple[str, str]:
