@@ -32,8 +32,9 @@ from crm.insights.analytics.pipeline import (
     what_if,
 )
 from crm.sales.models import Opportunity, Pipeline, Stage, StageChange
-from crm.tenancy.models import Membership, Team, Visibility
+from crm.tenancy.models import Membership, Team
 from crm.tenancy.permissions import visible_q
+from crm.tenancy.selectors import visible_members
 
 CHANGE_COLUMNS = ["opportunity_id", "from_stage", "to_stage", "at", "amount"]
 
@@ -89,18 +90,8 @@ def pipeline_pick(pipeline_id: int | None) -> Pipeline | None:
 
 
 def member_choices(actor: Membership) -> list[Membership]:
-    """Members whose records the actor may see, for owner pickers (the rule of visible_q)."""
-    if actor.visibility == Visibility.ALL:
-        scope = Q()
-    elif actor.visibility == Visibility.TEAM and actor.team_id is not None:
-        scope = Q(team_id=actor.team_id) | Q(pk=actor.pk)
-    else:
-        scope = Q(pk=actor.pk)
-    return list(
-        Membership.objects.filter(scope, is_active=True)
-        .select_related("user", "team")
-        .order_by("display_name", "id")
-    )
+    """Members whose records the actor may see, for owner pickers."""
+    return list(visible_members(actor))
 
 
 def team_choices(actor: Membership) -> list[Team]:

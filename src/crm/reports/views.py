@@ -22,8 +22,9 @@ from crm.reports.export import CONTENT_TYPES, file_name, report_file
 from crm.reports.models import FileFormat, Frequency, ReportKindChoice
 from crm.reports.selectors import EXTRA_FILTERS, REPORT_TITLES, Report, ReportKind
 from crm.sales.models import Pipeline
-from crm.tenancy.models import Membership, Team, Visibility
+from crm.tenancy.models import Membership, Team
 from crm.tenancy.pages import member_page
+from crm.tenancy.selectors import visible_members
 
 View = Callable[..., HttpResponseBase]
 
@@ -66,12 +67,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _members_for(actor: Membership) -> list[Membership]:
-    qs = Membership.objects.filter(is_active=True).select_related("user")
-    if actor.visibility == Visibility.OWN:
-        qs = qs.filter(pk=actor.pk)
-    elif actor.visibility == Visibility.TEAM:
-        qs = qs.filter(team_id=actor.team_id) if actor.team_id else qs.filter(pk=actor.pk)
-    return sorted(qs, key=str)
+    return sorted(visible_members(actor), key=str)
 
 
 def _chart(report: Report) -> dict[str, Any]:

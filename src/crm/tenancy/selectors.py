@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from crm.core.errors import NotFoundError
-from crm.tenancy.models import ApiToken, AuditLog, Membership, Team, Tenant
+from crm.tenancy.models import ApiToken, AuditLog, Membership, Team, Tenant, Visibility
 
 
 def membership_for_session(*, user_id: int, membership_id: int | None) -> Membership | None:
@@ -64,6 +64,21 @@ def membership_list(*, search: str = "") -> QuerySet[Membership]:
         text = search[:100]
         qs = qs.filter(Q(display_name__icontains=text) | Q(user__username__icontains=text))
     return qs
+
+
+def visible_members(actor: Membership) -> QuerySet[Membership]:
+    """Active members whose records the actor may see, for owner pickers (visible_q's rule)."""
+    if actor.visibility == Visibility.ALL:
+        scope = Q()
+    elif actor.visibility == Visibility.TEAM and actor.team_id is not None:
+        scope = Q(team_id=actor.team_id) | Q(pk=actor.pk)
+    else:
+        scope = Q(pk=actor.pk)
+    return (
+        Membership.objects.filter(scope, is_active=True)
+        .select_related("user", "team")
+        .order_by("display_name", "id")
+    )
 
 
 def membership_get(*, membership_id: int) -> Membership:
