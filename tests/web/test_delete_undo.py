@@ -1,5 +1,5 @@
-"""Delete with undo for activities, tasks and orders: the row leaves lists, timelines, the
-kanban and the API, the toast's Undo brings it back, and nobody else can undo it."""
+"""Delete with undo for accounts, contacts, activities, tasks and orders: the row leaves lists,
+timelines, the kanban and the API, the toast's Undo brings it back, and nobody else can undo it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.test import Client
 
 from crm.activities.models import Activity, Task
 from crm.activities.services import task_create
+from crm.customers.models import Account, Contact
 from crm.sales.models import Order
 from crm.tenancy.models import AuditLog
 from tests.web.conftest import client_for
@@ -28,6 +29,8 @@ def _delete_and_see_the_undo(client: Client, plural: str, pk: int) -> str:
 @pytest.mark.parametrize(
     ("plural", "model", "attr", "title"),
     [
+        ("accounts", Account, "account", "星辰科技"),
+        ("contacts", Contact, "contact", "张三"),
         ("activities", Activity, "activity", "谈价格"),
         ("tasks", Task, "task", "回电话"),
         ("orders", Order, "order", "SO-1"),
@@ -60,7 +63,14 @@ def test_delete_hides_the_record_and_undo_brings_it_back(
 
 
 @pytest.mark.parametrize(
-    ("plural", "attr"), [("activities", "activity"), ("tasks", "task"), ("orders", "order")]
+    ("plural", "attr"),
+    [
+        ("accounts", "account"),
+        ("contacts", "contact"),
+        ("activities", "activity"),
+        ("tasks", "task"),
+        ("orders", "order"),
+    ],
 )
 def test_only_someone_who_may_edit_it_can_undo(
     world: Any, other_world: Any, records: Any, sales_client: Client, plural: str, attr: str

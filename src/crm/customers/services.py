@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.core import crypto
+from crm.core.errors import NotFoundError
 from crm.core.normalise import (
     InvalidValueError,
     name_key,
@@ -20,9 +21,10 @@ from crm.core.normalise import (
 from crm.core.writes import editable_field_names, field_error, snapshot
 from crm.customers.models import Account, Contact, Tag
 from crm.events.crud import assign, hard_delete, resolve, resolve_owner, save_changes, save_new
+from crm.events.crud import restore as _restore
 from crm.events.crud import soft_delete as _soft_delete
 from crm.tenancy.models import Membership
-from crm.tenancy.permissions import require_editable, require_write
+from crm.tenancy.permissions import can_see_owner, require_editable, require_write
 
 ACCOUNT_FIELDS = (
     "name",
@@ -108,6 +110,13 @@ def tags_set(instance: Any, tag_ids: Iterable[int] | None) -> None:
     instance.tags.set(tags)
 
 
+def _require_restorable(actor: Membership, owner: Membership | None) -> None:
+    """A role that may write, and a record it could see: one it cannot see is "not found"."""
+    require_write(actor)
+    if not can_see_owner(actor, owner):
+        raise NotFoundError("Not found.")
+
+
 # --- accounts -----------------------------------------------------------------------------------
 
 
@@ -150,8 +159,17 @@ def account_update(
 
 @transaction.atomic
 def account_delete(*, actor: Membership, account: Account) -> None:
+    """Soft delete: the account leaves lists and lookups; `account_restore` undoes it."""
     require_editable(actor, account.owner)
     _soft_delete(actor, account)
+
+
+@transaction.atomic
+def account_restore(*, actor: Membership, account: Account) -> Account:
+    """Undo `account_delete` (the account comes from a selector of deleted records)."""
+    _require_restorable(actor, account.owner)
+    _restore(actor, account)
+    return account
 
 
 # --- contacts -----------------------------------------------------------------------------------
@@ -211,8 +229,17 @@ def contact_update(
 
 @transaction.atomic
 def contact_delete(*, actor: Membership, contact: Contact) -> None:
+    """Soft delete: the contact leaves lists and lookups; `contact_restore` undoes it."""
     require_editable(actor, contact.owner)
     _soft_delete(actor, contact)
+
+
+@transaction.atomic
+def contact_restore(*, actor: Membership, contact: Contact) -> Contact:
+    """Undo `contact_delete` (the contact comes from a selector of deleted records)."""
+    _require_restorable(actor, contact.owner)
+    _restore(actor, contact)
+    return contact
 
 
 # --- tags ---------------------------------------------------------------------------------------

@@ -1,23 +1,32 @@
-"""Every write to tenants, users, memberships, teams and API tokens."""
+"""Every write to tenants, users, memberships, invitations, teams and API tokens."""
 
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from crm.core.context import tenant_context
 from crm.core.errors import NotFoundError
 from crm.core.writes import field_error, snapshot
+from crm.events.crud import save_changes
 from crm.events.services import record_written
 from crm.tenancy.audit import audit_append
 from crm.tenancy.models import DEFAULT_VISIBILITY, ApiToken, Membership, Role, Team, Tenant
@@ -27,6 +36,13 @@ from crm.tenancy.selectors import token_hash
 # A public marker that makes leaked tokens easy to spot, not a secret.
 TOKEN_PREFIX = "crm_"  # noqa: S105  # nosec B105
 API_SCOPES = frozenset({"read", "write", "pii"})
+TENANT_FIELDS = ("name", "time_zone", "currency", "language")
+
+
+@lru_cache(maxsize=1)
+def _time_zone_names() -> frozenset[str]:
+    """The IANA names, read from the tz database once per process."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 @transaction.atomic
@@ -53,6 +69,30 @@ def tenant_create(
             record_id=tenant.pk,
             changes={"name": [None, name], "slug": [None, slug]},
         )
+    return tenant
+
+
+@transaction.atomic
+def tenant_profile_update(*, actor: Membership, values: Mapping[str, Any]) -> Tenant:
+    """The admin's company profile: name, time zone, currency and language."""
+    require_admin(actor)
+    tenant = Tenant.objects.select_for_update().get(pk=actor.tenant_id)
+    before = snapshot(tenant, TENANT_FIELDS)
+    for key, value in values.items():
+        if key not in TENANT_FIELDS:
+            raise field_error(key, _("This field cannot be set."))
+        setattr(tenant, key, value)
+    time_zone = tenant.time_zone.strip()
+    if time_zone and time_zone not in _time_zone_names():
+        raise field_error("time_zone", _("Unknown time zone."))
+    if not tenant.time_zone:
+        raise field_error("time_zone", _("This field is required."))
+    if tenant.language not in dict(settings.LANGUAGES):
+        raise field_error("language", _("Unknown language."))
+    tenant.currency = (tenant.currency or "").upper()
+    if len(tenant.currency) != 3 or not tenant.currency.isalpha():
+        raise field_error("currency", _("Enter a three-letter currency code."))
+    save_changes(actor, tenant, before)
     return tenant
 
 
@@ -151,6 +191,53 @@ def team_create(*, actor: Membership | None, name: str) -> Team:
     team = Team.objects.create(name=name)
     record_written(actor=actor, instance=team, action="created", changes={"name": [None, name]})
     return team
+
+
+@transaction.atomic
+def team_rename(*, actor: Membership, team: Team, name: str) -> Team:
+    require_admin(actor)
+    name = name.strip()
+    if Team.objects.filter(name=name).exclude(pk=team.pk).exists():
+        raise field_error("name", _("A team with this name exists."))
+    before = snapshot(team, ["name"])
+    team.name = name
+    save_changes(actor, team, before)
+    return team
+
+
+@transaction.atomic
+def member_invite(
+    *,
+    actor: Membership,
+    username: str,
+    email: str,
+    role: str,
+    team: Team | None,
+    display_name: str,
+    base_url: str,
+) -> Membership:
+    """Create the user without a password and mail them a link to choose one (via the outbox)."""
+    require_admin(actor)
+    if not email.strip():
+        raise field_error("email", _("This field is required."))
+    user = user_create(username=username.strip(), email=email.strip())
+    membership = membership_create(
+        actor=actor, user=user, role=role, team=team, display_name=display_name.strip()
+    )
+    context = {
+        "tenant": actor.tenant.name,
+        "inviter": str(actor),
+        "username": user.get_username(),
+        "link": base_url.rstrip("/")
+        + f"/reset/{urlsafe_base64_encode(force_bytes(user.pk))}/"
+        + f"{default_token_generator.make_token(user)}/",  # type: ignore[arg-type]
+    }
+    EmailMessage(
+        subject=_("You are invited to %(tenant)s") % {"tenant": actor.tenant.name},
+        body=render_to_string("web/email/invitation.txt", context),
+        to=[email.strip()],
+    ).send()
+    return membership
 
 
 @transaction.atomic

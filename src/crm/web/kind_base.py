@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.activities import selectors as activity_selectors
 from crm.activities import services as activity_services
 from crm.customers import selectors as customer_selectors
+from crm.customers import services as customer_services
 from crm.sales import selectors as sales_selectors
 from crm.sales import services as sales_services
 from crm.tenancy.models import Membership
@@ -127,11 +128,23 @@ def tag_ids_of(data: Mapping[str, Any]) -> list[int] | None:
 
 
 def restorer(record_type: str) -> Callable[[Membership, int], Any]:
+    """The undo of a deleted lead or opportunity (web.services until crm.sales has its own)."""
+
     def restore(actor: Membership, pk: int) -> Any:
         record = deleted_record_get(actor=actor, record_type=record_type, record_id=pk)
         return web_services.record_restore(actor=actor, record=record)
 
     return restore
+
+
+def account_restore(actor: Membership, pk: int) -> Any:
+    account = deleted_record_get(actor=actor, record_type="account", record_id=pk)
+    return customer_services.account_restore(actor=actor, account=account)
+
+
+def contact_restore(actor: Membership, pk: int) -> Any:
+    contact = deleted_record_get(actor=actor, record_type="contact", record_id=pk)
+    return customer_services.contact_restore(actor=actor, contact=contact)
 
 
 def activity_restore(actor: Membership, pk: int) -> Any:

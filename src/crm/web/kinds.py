@@ -27,8 +27,10 @@ from crm.web.kind_base import (
     Kind,
     ListFilter,
     Params,
+    account_restore,
     activity_restore,
     choices_of,
+    contact_restore,
     member_choices,
     order_restore,
     param_bool,
@@ -119,7 +121,7 @@ ACCOUNT = Kind(
     inline_fields=frozenset({"name", "industry", "size", "region", "city", "website", "phone"}),
     bulk_actions=("owner", "tag", "delete"),
     timeline=True,
-    restore=restorer("account"),
+    restore=account_restore,
 )
 
 # --- contacts -----------------------------------------------------------------------------------
@@ -127,16 +129,24 @@ ACCOUNT = Kind(
 CONTACT_VALUES = customer_services.CONTACT_FIELDS
 
 
+def contact_filters(p: Params) -> dict[str, Any]:
+    return {
+        "search": param_text(p, "q"),
+        "account_id": param_int(p, "account"),
+        "owner_id": param_int(p, "owner"),
+        "city": param_text(p, "city"),
+        "tag_id": param_int(p, "tag"),
+        "ordering": param_text(p, "sort"),
+    }
+
+
 def contact_list(actor: Membership, p: Params) -> QuerySet[Any]:
-    return customer_selectors.contact_list(
-        actor=actor,
-        search=param_text(p, "q"),
-        account_id=param_int(p, "account"),
-        owner_id=param_int(p, "owner"),
-        city=param_text(p, "city"),
-        tag_id=param_int(p, "tag"),
-        ordering=param_text(p, "sort"),
-    )
+    return customer_selectors.contact_list(actor=actor, **contact_filters(p))
+
+
+def contact_list_ids(actor: Membership, p: Params) -> QuerySet[Any, Any] | None:
+    """The list's ids walked through the search indexes (pages of a name search)."""
+    return customer_selectors.contact_list_ids(actor=actor, **contact_filters(p))
 
 
 CONTACT = Kind(
@@ -194,7 +204,8 @@ CONTACT = Kind(
     inline_fields=frozenset({"name", "title", "email", "phone", "wechat", "city"}),
     bulk_actions=("owner", "tag", "delete"),
     timeline=True,
-    restore=restorer("contact"),
+    restore=contact_restore,
+    extra={"list_ids": contact_list_ids},
 )
 
 # --- leads --------------------------------------------------------------------------------------

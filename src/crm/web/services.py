@@ -1,33 +1,27 @@
-"""Writes the pages need beyond the apps' own services.
+"""The web app's own writes: member preferences, chosen list columns and saved views (its own
+tables), and bulk actions, which apply one of the apps' services to each chosen record.
 
-Member preferences, chosen columns and saved views are the web app's own tables. The rest are
-thin compositions of the apps' services (bulk actions, restore after delete of accounts,
-contacts, leads and opportunities, inviting a member, the tenant profile, renaming a team) kept
-here until their apps grow them. Sending an email from a record lives in crm.activities.services;
-the undo of a deleted activity, task or order in crm.activities / crm.sales services.
+Every other write a page makes calls a domain app's services, as the API does: the tenant
+profile, invitations and team names are in crm.tenancy.services, the undo of a deleted account
+or contact in crm.customers.services, of an activity or task in crm.activities.services, of an
+order in crm.sales.services. The one exception left is `record_restore`, the undo of a deleted
+lead or opportunity, which stays here until crm.sales.services has its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import EmailMessage
 from django.db import models, transaction
-from django.template.loader import render_to_string
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from crm.core.errors import DomainError, NotFoundError
 from crm.core.writes import field_error, snapshot
 from crm.events.crud import restore, save_changes, save_new
-from crm.tenancy.models import Membership, Team, Tenant
-from crm.tenancy.permissions import can_see_owner, require_admin, require_write
-from crm.tenancy.services import membership_create, user_create
+from crm.tenancy.models import Membership
+from crm.tenancy.permissions import can_see_owner, require_write
 from crm.web.models import ListColumns, SavedView, UserPreference
 from crm.web.timezones import time_zone_names
 
@@ -99,7 +93,8 @@ def saved_view_delete(*, actor: Membership, view: SavedView) -> None:
 
 @transaction.atomic
 def record_restore(*, actor: Membership, record: models.Model) -> models.Model:
-    """Undo a soft delete of a record the actor may edit (see selectors.deleted_record_get)."""
+    """Undo a soft delete of a lead or opportunity the actor may edit (the record comes from
+    selectors.deleted_record_get). Accounts and contacts: crm.customers.services."""
     require_write(actor)
     if not can_see_owner(actor, getattr(record, "owner", None)):
         raise NotFoundError("Not found.")
@@ -128,76 +123,3 @@ def bulk_apply(
         except DomainError as exc:
             result.failed.append(f"{record}: {exc.message}")
     return result
-
-
-# --- admin settings -----------------------------------------------------------------------------
-
-TENANT_FIELDS = ("name", "time_zone", "currency", "language")
-
-
-@transaction.atomic
-def tenant_profile_update(*, actor: Membership, values: Mapping[str, Any]) -> Tenant:
-    require_admin(actor)
-    tenant = Tenant.objects.select_for_update().get(pk=actor.tenant_id)
-    before = snapshot(tenant, TENANT_FIELDS)
-    for key, value in values.items():
-        if key not in TENANT_FIELDS:
-            raise field_error(key, _("This field cannot be set."))
-        setattr(tenant, key, value)
-    _valid_time_zone(tenant.time_zone)
-    if not tenant.time_zone:
-        raise field_error("time_zone", _("This field is required."))
-    if tenant.language not in dict(settings.LANGUAGES):
-        raise field_error("language", _("Unknown language."))
-    tenant.currency = (tenant.currency or "").upper()
-    if len(tenant.currency) != 3 or not tenant.currency.isalpha():
-        raise field_error("currency", _("Enter a three-letter currency code."))
-    save_changes(actor, tenant, before)
-    return tenant
-
-
-@transaction.atomic
-def team_rename(*, actor: Membership, team: Team, name: str) -> Team:
-    require_admin(actor)
-    name = name.strip()
-    if Team.objects.filter(name=name).exclude(pk=team.pk).exists():
-        raise field_error("name", _("A team with this name exists."))
-    before = snapshot(team, ["name"])
-    team.name = name
-    save_changes(actor, team, before)
-    return team
-
-
-@transaction.atomic
-def member_invite(
-    *,
-    actor: Membership,
-    username: str,
-    email: str,
-    role: str,
-    team: Team | None,
-    display_name: str,
-    base_url: str,
-) -> Membership:
-    """Create the user without a password and mail them a link to choose one (via the outbox)."""
-    require_admin(actor)
-    if not email.strip():
-        raise field_error("email", _("This field is required."))
-    user = user_create(username=username.strip(), email=email.strip())
-    membership = membership_create(
-        actor=actor, user=user, role=role, team=team, display_name=display_name.strip()
-    )
-    context = {
-        "tenant": actor.tenant.name,
-        "inviter": str(actor),
-        "username": user.get_username(),
-        "link": base_url.rstrip("/")
-        + f"/reset/{urlsafe_base64_encode(force_bytes(user.pk))}/"
-        + f"{default_token_generator.make_token(user)}/",  # type: ignore[arg-type]
-    }
-    EmailMessage(
-        subject=_("You are invited to %(tenant)s") % {"tenant": actor.tenant.name},
-        body=render_to_string("web/email/invitation.txt", context),
-        to=[email.strip()],
-    ).send()
-    return membership

@@ -17,7 +17,6 @@ from crm.tenancy import selectors as tenancy_selectors
 from crm.tenancy import services as tenancy_services
 from crm.web import forms as web_forms
 from crm.web import selectors as web_selectors
-from crm.web import services as web_services
 from crm.web.middleware import SESSION_TZ_KEY
 from crm.web.views.base import actor_of, admin_required, posted, render_page
 
@@ -34,11 +33,11 @@ def _flash_error(request: HttpRequest, exc: DomainError) -> None:
 def profile(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     tenant = actor.tenant
-    initial = {f: getattr(tenant, f) for f in web_services.TENANT_FIELDS}
+    initial = {f: getattr(tenant, f) for f in tenancy_services.TENANT_FIELDS}
     form = web_forms.TenantProfileForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            web_services.tenant_profile_update(actor=actor, values=form.cleaned_data)
+            tenancy_services.tenant_profile_update(actor=actor, values=form.cleaned_data)
         except ValidationFailedError as exc:
             form.add_service_error(exc)
         else:
@@ -55,7 +54,7 @@ def members(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            membership = web_services.member_invite(
+            membership = tenancy_services.member_invite(
                 actor=actor,
                 username=data["username"],
                 email=data["email"],
@@ -135,7 +134,7 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = web_forms.TeamForm(posted(request), initial={"name": team.name})
     if request.method == "POST" and form.is_valid():
         try:
-            web_services.team_rename(actor=actor, team=team, name=form.cleaned_data["name"])
+            tenancy_services.team_rename(actor=actor, team=team, name=form.cleaned_data["name"])
         except ValidationFailedError as exc:
             form.add_service_error(exc)
         else:
