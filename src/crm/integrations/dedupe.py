@@ -1,9 +1,8 @@
 """The duplicate finder: blocking on normalised keys, then scoring pairs with rapidfuzz.
 
 Blocking keeps the work near-linear: only records that share a key are compared.
-* exact keys grouped by the database over their indexes: email and phone blind indexes (phones
-  were stored in E.164, so any format matches), full pinyin of the name (张三 and "Zhang San"
-  share `zhangsan`);
+* exact keys: email and phone blind indexes (phones were stored in E.164, so any format
+  matches), full pinyin of the name (张三 and "Zhang San" share `zhangsan`);
 * keys computed while streaming: email aliases (`a+tag@x.com`, dots in Gmail addresses) and
   Latin names written family-name-last ("San Zhang" also blocks as `zhangsan`).
 A block larger than BLOCK_CAP (a shared switchboard number, a very common name) is narrowed to
@@ -11,17 +10,27 @@ records of the same company, so a scan never compares everyone with everyone.
 
 Each candidate pair gets a score (0-100) and the reasons behind it; pairs scoring at least
 MIN_SCORE go to the review queue (DuplicateCandidate), except pairs already dismissed or merged.
+
+Cost (500,000 contacts on SQLite, see benchmarks/bench_dedupe.py): one pass over every record
+along the pinyin index, which yields the pinyin blocks and decrypts each email once; the email
+and phone keys held twice, counted over their indexes alone; inside each block only records that
+share an email, alias, phone or company are paired (score_pair gives nothing else MIN_SCORE),
+so namesakes are never loaded or compared. Memory holds one block, the email aliases and the
+Latin two-word names, never the pairs of a block.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import combinations, groupby
+from operator import itemgetter
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
@@ -125,16 +134,44 @@ def score_pair(a: Person, b: Person) -> tuple[int, list[str]]:
 
 # --- scanners -----------------------------------------------------------------------------------
 
+Evidence = tuple[Hashable, ...]
+Member = tuple[int, Evidence, Any]  # (id, evidence keys, company as stored)
+Pair = tuple[int, int]
+
 
 class PeopleScanner:
-    """Contacts or leads: email / phone blind indexes, pinyin names, email aliases."""
+    """Contacts or leads: email / phone blind indexes, pinyin names, email aliases.
+
+    A pair can only reach MIN_SCORE with a second key in common: the email (or its alias), the
+    phone or the company (see score_pair). Each record's *evidence* is the set of those keys, so
+    inside a block only records sharing evidence are paired and scored; namesakes with nothing
+    else in common are never loaded or compared.
+
+    One pass over every record in (pinyin, id) order, along the pinyin index, yields the pinyin
+    blocks and decrypts each email once for its alias; the email and phone blocks come from
+    their indexes (only keys held twice); the alias and reversed-name blocks from what the pass
+    collected. Memory holds one block at a time, the aliases and the Latin two-word names.
+    """
 
     record_type = "contact"
+    company_field = "account_id"
+    # narrow blocks over BLOCK_CAP to one company (people) or leave them out (accounts)
+    narrow_big_blocks = True
+
+    def __init__(self) -> None:
+        # ids whose email alias differs from their email index: {id: alias index or ""}
+        self.aliases: dict[int, str] = {}
+        self.alias_groups: dict[str, list[int]] = defaultdict(list)
+        self.reversed_names: dict[str, list[int]] = defaultdict(list)
+        # members of the alias and reversed-name groups, seen during the pass
+        self.seen: dict[int, Member] = {}
+
+    def every(self) -> QuerySet[Any]:
+        """All records of the tenant, deleted ones too (index-only key counts)."""
+        return Contact.objects.all()
 
     def base(self) -> QuerySet[Any]:
-        return Contact.objects.filter(deleted_at__isnull=True)
-
-    company_field = "account_id"
+        return self.every().filter(deleted_at__isnull=True)
 
     def person(self, row: dict[str, Any]) -> Person:
         email = row.get("email") or ""
@@ -166,6 +203,27 @@ class PeopleScanner:
         "city",
     )
 
+    @property
+    def evidence_columns(self) -> tuple[str, ...]:
+        return ("email_index", "phone_index", self.company_field)
+
+    def member(self, pk: int, values: Sequence[Any]) -> Member:
+        """(id, evidence, company as stored). The evidence is a superset of score_pair's rule:
+        keys a pair must share to score MIN_SCORE or more."""
+        email_index, phone_index, company = values
+        keys: list[Hashable] = []
+        if email_index:
+            keys.append(("mail", email_index))
+        alias = self.aliases.get(pk)
+        if alias and alias != email_index:
+            keys.append(("mail", alias))
+        if phone_index:
+            keys.append(("phone", phone_index))
+        folded = company.strip().lower() if isinstance(company, str) else company
+        if folded not in (None, ""):
+            keys.append(("company", folded))
+        return (pk, tuple(keys), company)
+
     def load(self, ids: Iterable[int]) -> dict[int, Person]:
         out = {}
         cols = (*self.columns, self.company_field)
@@ -174,57 +232,120 @@ class PeopleScanner:
                 out[row["id"]] = self.person(row)
         return out
 
-    def exact_blocks(self, column: str) -> Iterable[list[int]]:
-        """Groups of ids sharing `column`, grouped by the database; big groups by company."""
-        base = self.base().exclude(**{column: ""})
-        groups = base.values(column).annotate(n=Count("id")).filter(n__gte=2)
-        small = [g[column] for g in groups if g["n"] <= BLOCK_CAP]
-        big = [g[column] for g in groups if g["n"] > BLOCK_CAP]
-        for chunk in _chunks(small, CHUNK):
-            members: dict[str, list[int]] = defaultdict(list)
-            for key, pk in base.filter(**{f"{column}__in": chunk}).values_list(column, "id"):
-                members[key].append(pk)
-            yield from members.values()
-        for key in big:
-            by_company: dict[Any, list[int]] = defaultdict(list)
-            for pk, company in base.filter(**{column: key}).values_list("id", self.company_field):
-                if company not in (None, ""):
-                    by_company[company].append(pk)
-            yield from (ids[:BLOCK_CAP] for ids in by_company.values() if len(ids) > 1)
+    def load_members(self, ids: Iterable[int]) -> dict[int, Member]:
+        out = {}
+        for chunk in _chunks(sorted(set(ids)), CHUNK):
+            rows = self.base().filter(pk__in=chunk).values_list("id", *self.evidence_columns)
+            for row in _raw(rows):
+                out[row[0]] = self.member(row[0], row[1:])
+        return out
 
-    def streamed_blocks(self) -> Iterable[list[int]]:
-        """Email aliases and reversed Latin names, found while streaming every record once."""
-        alias_groups: dict[str, list[int]] = defaultdict(list)
-        reversed_names: dict[str, list[int]] = defaultdict(list)
-        rows = self.base().values_list("id", "email", "name_key").order_by()
-        for pk, email, key in rows.iterator(chunk_size=5000):
-            if email and ("+" in email or email.split("@")[-1] in _GMAIL):
-                alias = email_canonical(email)
-                if alias:
-                    alias_groups[crypto.blind_index("email", alias)].append(pk)
-            parts = key.split()
-            if len(parts) == 2 and key.isascii():
-                reversed_names[parts[1] + parts[0]].append(pk)
-        # an alias matches the plain address too: look the folded forms up in the index
-        for chunk in _chunks(sorted(alias_groups), CHUNK):
-            for index, pk in (
-                self.base().filter(email_index__in=chunk).values_list("email_index", "id")
-            ):
-                alias_groups[index].append(pk)
-        yield from (
-            sorted(set(ids))[:BLOCK_CAP] for ids in alias_groups.values() if len(set(ids)) > 1
-        )
-        for chunk in _chunks(sorted(reversed_names), CHUNK):
-            for key, pk in self.base().filter(pinyin_key__in=chunk).values_list("pinyin_key", "id"):
-                reversed_names[key].append(pk)
-        yield from (
-            sorted(set(ids))[:BLOCK_CAP] for ids in reversed_names.values() if len(set(ids)) > 1
-        )
+    def sized(self, members: list[Member]) -> Iterator[list[Member]]:
+        """A group of records sharing a key as blocks: whole up to BLOCK_CAP; above, narrowed
+        to each company's first BLOCK_CAP records by id (accounts: left out)."""
+        if len(members) < 2:
+            return
+        if len(members) <= BLOCK_CAP:
+            yield members
+            return
+        if not self.narrow_big_blocks:
+            return
+        by_company: dict[Any, list[Member]] = defaultdict(list)
+        for member in members:
+            if member[2] not in (None, ""):
+                by_company[member[2]].append(member)
+        yield from (same[:BLOCK_CAP] for same in by_company.values() if len(same) > 1)
 
-    def blocks(self) -> Iterable[list[int]]:
+    def exact_blocks(self, column: str) -> Iterator[list[Member]]:
+        """Records sharing `column`: the keys held at least twice are counted over the index
+        alone (deleted records too, so a superset), then their live records read in order."""
+        held_twice = (
+            self.every()
+            .exclude(**{column: ""})
+            .values(column)
+            .annotate(n=Count("id"))
+            .filter(n__gte=2)
+            .values(column)
+        )
+        rows = (
+            self.base()
+            .filter(**{f"{column}__in": held_twice})
+            .order_by(column, "id")
+            .values_list(column, "id", *self.evidence_columns)
+        )
+        for _key, group in groupby(_raw(rows), key=itemgetter(0)):
+            yield from self.sized([self.member(row[1], row[2:]) for row in group])
+
+    def pass_blocks(self) -> Iterator[list[Member]]:
+        """The pass over every record: pinyin blocks, and on the way email aliases (decrypted
+        here, once per record) and Latin names written the other way round."""
+        rows = (
+            self.base()
+            .order_by("pinyin_key", "id")
+            # the ciphertext (Cast skips the field's decryption): decrypted below when non-empty
+            .values_list(
+                "pinyin_key",
+                "id",
+                "email_index",
+                "phone_index",
+                self.company_field,
+                Cast("email", output_field=TextField()),
+                "name_key",
+            )
+        )
+        keys = crypto.field_keys()
+        for pinyin, group in groupby(_raw(rows), key=itemgetter(0)):
+            members = []
+            for _pinyin, pk, email_index, phone_index, company, token, name_key in group:
+                grouped = False
+                if token:
+                    email = crypto.decrypt_with(keys, token)
+                    alias = email_canonical(email)
+                    index = ""
+                    if alias != email:
+                        index = crypto.blind_index_with(keys, "email", alias) if alias else ""
+                        self.aliases[pk] = index
+                    if alias and ("+" in email or email.split("@")[-1] in _GMAIL):
+                        index = index or crypto.blind_index_with(keys, "email", alias)
+                        self.alias_groups[index].append(pk)
+                        grouped = True
+                parts = name_key.split()
+                if len(parts) == 2 and name_key.isascii():
+                    self.reversed_names[parts[1] + parts[0]].append(pk)
+                    grouped = True
+                member = self.member(pk, (email_index, phone_index, company))
+                if grouped:
+                    self.seen[pk] = member
+                members.append(member)
+            if pinyin:
+                yield from self.sized(members)
+
+    def streamed_blocks(self) -> Iterator[list[Member]]:
+        """Email aliases and reversed Latin names: each key's records plus the records whose
+        email index / pinyin is that key, the first BLOCK_CAP by id."""
+        for groups, column in (
+            (self.alias_groups, "email_index"),
+            (self.reversed_names, "pinyin_key"),
+        ):
+            for chunk in _chunks(sorted(groups), CHUNK):
+                rows = self.base().filter(**{f"{column}__in": chunk}).values_list(column, "id")
+                for key, pk in _raw(rows):
+                    groups[key].append(pk)
+            blocks = [sorted(set(ids))[:BLOCK_CAP] for ids in groups.values()]
+            groups.clear()
+            blocks = [ids for ids in blocks if len(ids) > 1]
+            for batch in _chunks(blocks, 500):
+                missing = {pk for ids in batch for pk in ids if pk not in self.seen}
+                loaded = self.load_members(missing)
+                for ids in batch:
+                    members = [self.seen.get(pk) or loaded.get(pk) for pk in ids]
+                    yield [m for m in members if m is not None]
+        self.seen.clear()
+
+    def blocks(self) -> Iterator[list[Member]]:
+        yield from self.pass_blocks()  # first: it finds the aliases the evidence needs
         yield from self.exact_blocks("email_index")
         yield from self.exact_blocks("phone_index")
-        yield from self.exact_blocks("pinyin_key")
         yield from self.streamed_blocks()
 
 
@@ -242,20 +363,34 @@ class LeadScanner(PeopleScanner):
         "region",
     )
 
-    def base(self) -> QuerySet[Any]:
-        return Lead.objects.filter(deleted_at__isnull=True)
+    def every(self) -> QuerySet[Any]:
+        return Lead.objects.all()
 
     def person(self, row: dict[str, Any]) -> Person:
         return super().person({**row, "city": row.get("region", "")})
 
 
 class AccountScanner(PeopleScanner):
+    """Accounts block on the folded name and its pinyin; blocks over BLOCK_CAP are left out.
+
+    An account has no email, phone or company of its own, so no pair of accounts has the
+    second key score_pair asks for: the scan runs the same blocking and scores nothing.
+    """
+
     record_type = "account"
     company_field = "id"
+    narrow_big_blocks = False
     columns = ("id", "name", "name_key", "pinyin_key", "city")
 
-    def base(self) -> QuerySet[Any]:
-        return Account.objects.filter(deleted_at__isnull=True)
+    @property
+    def evidence_columns(self) -> tuple[str, ...]:
+        return ("id",)
+
+    def member(self, pk: int, values: Sequence[Any]) -> Member:
+        return (pk, (), None)  # person() below: no email, no phone, no company
+
+    def every(self) -> QuerySet[Any]:
+        return Account.objects.all()
 
     def person(self, row: dict[str, Any]) -> Person:
         return Person(
@@ -270,19 +405,9 @@ class AccountScanner(PeopleScanner):
             row.get("city") or "",
         )
 
-    def blocks(self) -> Iterable[list[int]]:
+    def blocks(self) -> Iterator[list[Member]]:
         yield from self.exact_blocks("name_key")
         yield from self.exact_blocks("pinyin_key")
-
-    def exact_blocks(self, column: str) -> Iterable[list[int]]:
-        base = self.base().exclude(**{column: ""})
-        groups = base.values(column).annotate(n=Count("id")).filter(n__gte=2, n__lte=BLOCK_CAP)
-        keys = [g[column] for g in groups]
-        for chunk in _chunks(keys, CHUNK):
-            members: dict[str, list[int]] = defaultdict(list)
-            for key, pk in base.filter(**{f"{column}__in": chunk}).values_list(column, "id"):
-                members[key].append(pk)
-            yield from members.values()
 
 
 SCANNERS: dict[str, Callable[[], PeopleScanner]] = {
@@ -292,22 +417,36 @@ SCANNERS: dict[str, Callable[[], PeopleScanner]] = {
 }
 
 
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+def _raw(rows: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
+    """A values_list query's rows, streamed (a server-side cursor where the database has one)."""
+    return rows.iterator(chunk_size=10_000)
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def find_pairs(scanner: PeopleScanner) -> dict[tuple[int, int], tuple[int, list[str]]]:
+def block_pairs(block: list[Member]) -> Iterator[Pair]:
+    """Pairs of a block that share evidence (every other pair of the block scores too low)."""
+    if len(block) < 2:
+        return
+    sharing: dict[Hashable, list[int]] = defaultdict(list)
+    for pk, keys, _company in block:
+        for key in keys:
+            sharing[key].append(pk)
+    for ids in sharing.values():
+        if len(ids) > 1:
+            yield from combinations(sorted(set(ids)), 2)
+
+
+def find_pairs(scanner: PeopleScanner) -> dict[Pair, tuple[int, list[str]]]:
     """Every scored pair at or above MIN_SCORE: {(left, right): (score, reasons)}."""
-    pairs: set[tuple[int, int]] = set()
+    candidates: set[Pair] = set()
     for block in scanner.blocks():
-        ids = sorted(set(block))
-        for i, left in enumerate(ids):
-            for right in ids[i + 1 :]:
-                pairs.add((left, right))
-    found: dict[tuple[int, int], tuple[int, list[str]]] = {}
-    ordered = sorted(pairs)
-    for chunk in _chunks(ordered, 2000):
+        candidates.update(block_pairs(block))
+    found: dict[Pair, tuple[int, list[str]]] = {}
+    for chunk in _chunks(sorted(candidates), 20_000):
         people = scanner.load(pk for pair in chunk for pk in pair)
         for left, right in chunk:
             a, b = people.get(left), people.get(right)
@@ -335,6 +474,7 @@ def scan_run(scan_id: int) -> DuplicateScan:
         ).values_list("id", "left_id", "right_id", "status")
     }
     new = []
+    refreshed = []
     for (left, right), (score, reasons) in found.items():
         existing = known.get((left, right))
         if existing is None:
@@ -350,9 +490,16 @@ def scan_run(scan_id: int) -> DuplicateScan:
                 )
             )
         elif existing[1] == CandidateStatus.OPEN:
-            DuplicateCandidate.objects.filter(pk=existing[0]).update(
-                score=score, reasons=reasons, scan=scan
+            refreshed.append(
+                DuplicateCandidate(
+                    pk=existing[0],
+                    tenant_id=scan.tenant_id,
+                    score=score,
+                    reasons=reasons,
+                    scan=scan,
+                )
             )
+    DuplicateCandidate.objects.bulk_update(refreshed, ["score", "reasons", "scan"], batch_size=500)
     DuplicateCandidate.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     scanned = scanner.base().count()
     DuplicateScan.objects.filter(pk=scan.pk).update(

@@ -1,0 +1,138 @@
+"""Duplicate scan of the BENCH_CONTACTS-contact demo tenant (default 500,000) on SQLite.
+
+The scan writes its queue, so it runs on a copy of the cached benchmark database
+`benchmarks/.data-N/` (built by `bench_api.py`; never written here): copied to a temporary
+directory and deleted afterwards, or, with BENCH_DEDUPE_DATA=<dir>, a copy you made yourself
+(`cp -r benchmarks/.data-500000 /tmp/dedupe-500k`), which is kept and reused.
+
+1. `dedupe.scan_run` of every contact of the demo tenant (empty queue): wall and CPU seconds
+   (the machine may be shared: the load average is reported too), pairs found, pairs queued.
+2. The same scan again (the queue is full: open pairs are refreshed, none added).
+
+Peak resident memory (`ru_maxrss`) of the process is reported for the whole run; the target is a
+scan under 120 s. BENCH_DEDUPE_PROFILE=<file> writes cProfile stats of the first scan.
+
+Prints JSON and writes benchmarks/results/dedupe.json.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+N = int(os.environ.get("BENCH_CONTACTS", "500000"))
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "dedupe.json"
+CRM = str(Path(sys.executable).with_name("crm"))
+
+
+def log(message: str) -> None:
+    print(f"[bench_dedupe] {message}", file=sys.stderr, flush=True)
+
+
+def crm_env(data_dir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"CRM_DATABASE_URL", "CRM_REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        CRM_DATA_DIR=str(data_dir),
+        DJANGO_SETTINGS_MODULE="crm.settings",
+        CRM_LOG_LEVEL="ERROR",
+    )
+    return env
+
+
+def prepare() -> tuple[Path, bool]:
+    """The writable data directory and whether it is a temporary copy to delete."""
+    own = os.environ.get("BENCH_DEDUPE_DATA")
+    if own:
+        return Path(own), False
+    cached = ROOT / "benchmarks" / f".data-{N}"
+    if not (cached / ".complete").exists():
+        raise SystemExit(f"{cached} is missing: build it with BENCH_CONTACTS={N} bench_api.py")
+    copy = Path(tempfile.mkdtemp(prefix="crm-bench-dedupe-")) / "data"
+    log(f"copying {cached} to {copy}")
+    shutil.copytree(cached, copy)
+    return copy, True
+
+
+def run(data_dir: Path) -> dict[str, Any]:
+    env = crm_env(data_dir)
+    subprocess.run([CRM, "migrate", "--no-input", "-v", "0"], env=env, check=True)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from crm.core.context import tenant_context
+    from crm.customers.models import Contact
+    from crm.integrations import dedupe
+    from crm.integrations.models import DuplicateCandidate, DuplicateScan
+    from crm.tenancy.models import Membership, Tenant
+
+    tenant = Tenant.objects.order_by("id").first()
+    if tenant is None:
+        raise SystemExit("no tenant in the benchmark database")
+    out: dict[str, Any] = {"tenant": tenant.slug}
+    with tenant_context(tenant.pk):
+        admin = Membership.objects.filter(role="admin").order_by("id").first()
+        out["contacts"] = Contact.objects.filter(deleted_at__isnull=True).count()
+        DuplicateCandidate.objects.filter(record_type="contact").delete()
+        for label in ("first_scan", "second_scan"):
+            scan = DuplicateScan.objects.create(record_type="contact", created_by=admin)
+            profile_to = os.environ.get("BENCH_DEDUPE_PROFILE") if label == "first_scan" else None
+            profiler = cProfile.Profile() if profile_to else None
+            log(f"{label}: scanning {out['contacts']} contacts")
+            started, cpu = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
+            scan = dedupe.scan_run(scan.pk)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            if profiler and profile_to:
+                profiler.disable()
+                profiler.dump_stats(profile_to)
+            out[label] = {
+                "seconds": round(seconds, 1),
+                "cpu_seconds": round(cpu, 1),
+                "scanned": scan.scanned,
+                "pairs_found": scan.pairs_found,
+                "queue": DuplicateCandidate.objects.filter(record_type="contact").count(),
+            }
+            log(f"{label}: {out[label]}")
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def main() -> None:
+    data_dir, temporary = prepare()
+    try:
+        result = run(data_dir)
+    finally:
+        if temporary:
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
+    result.update(
+        {
+            "benchmark": "dedupe",
+            "bench_contacts": N,
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "targets": {"scan_seconds": 120},
+            "python": sys.version.split()[0],
+        }
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
