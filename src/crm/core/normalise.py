@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import phonenumbers
 from pypinyin import Style, lazy_pinyin
+from pypinyin.constants import PHRASES_DICT
 
 DEFAULT_PHONE_REGION = "CN"
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -58,9 +59,40 @@ def pinyin_keys(value: str) -> tuple[str, str]:
     if not key:
         return "", ""
     if _HAN.search(key):
-        syllables = [s for s in lazy_pinyin(key, style=Style.NORMAL, errors="ignore") if s.strip()]
-        syllables = [_NON_KEY.sub("", s.lower()) for s in syllables]
+        syllables = _per_character(key)
+        if syllables is None:
+            syllables = [
+                s for s in lazy_pinyin(key, style=Style.NORMAL, errors="ignore") if s.strip()
+            ]
+            syllables = [_NON_KEY.sub("", s.lower()) for s in syllables]
     else:
         syllables = key.split()
     syllables = [s for s in syllables if s]
     return "".join(syllables), "".join(s[0] for s in syllables)
+
+
+_SHORT_NAME = 8
+
+
+def _per_character(key: str) -> list[str] | None:
+    """The readings of a short all-Han key character by character, or None to ask pypinyin.
+
+    pypinyin reads a text phrase by phrase: a run of characters found in its phrase
+    dictionary takes the phrase's reading (e.g. 重庆 → chongqing, not zhongqing). When no run of
+    two or more characters of the key is a known phrase, its answer is each character's own
+    reading, which is cached here: an import of 500,000 names then costs a few dictionary
+    lookups per name instead of a segmentation each (equality with pypinyin is tested).
+    """
+    if len(key) > _SHORT_NAME or not all("\u3400" <= ch <= "\u9fff" for ch in key):
+        return None
+    for start in range(len(key) - 1):
+        for end in range(start + 2, len(key) + 1):
+            if key[start:end] in PHRASES_DICT:
+                return None
+    return [reading for ch in key if (reading := _character_reading(ch))]
+
+
+@cache  # bounded by the CJK characters: ~28,000 entries at most
+def _character_reading(char: str) -> str:
+    readings = lazy_pinyin(char, style=Style.NORMAL, errors="ignore")
+    return "".join(_NON_KEY.sub("", s.lower()) for s in readings if s.strip())

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -81,7 +82,24 @@ def _converter(field: models.Field[Any, Any]) -> Converter | None:
         return None
     if isinstance(field, (models.IntegerField, models.BigIntegerField)):
         return None
-    return lambda v: field.get_db_prep_save(v, connection)
+    prepare = field.get_db_prep_save
+    return lambda v: v if v is None else prepare(v, connection)
+
+
+def _max_query_params() -> int:
+    """Parameters one statement may carry on this connection.
+
+    Django assumes SQLite's old default of 999; the library's own limit is read instead (often
+    250,000), so a batch goes in a few statements rather than fifty. Fewer statements also
+    mean fewer hand-overs of the GIL to the thread preparing the next batch.
+    """
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        raw = connection.connection
+        if hasattr(raw, "getlimit"):
+            return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        return 999
+    return int(getattr(connection.features, "max_query_params", None) or 32767)
 
 
 def bulk_insert(
@@ -97,6 +115,12 @@ def bulk_insert(
         auto_now = bool(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
         default = None if f.has_default() and callable(f.default) else f.get_default()
         plans.append((f.attname, default, _converter(f), auto_now))
+    # auto_now columns hold the same moment in every row: adapt it once, not once per row
+    stamp = {
+        attname: now if convert is None else convert(now)
+        for attname, _default, convert, auto_now in plans
+        if auto_now
+    }
     callable_defaults = {
         f.attname: f.default for f in fields if f.has_default() and callable(f.default)
     }
@@ -105,8 +129,7 @@ def bulk_insert(
     columns = ", ".join(quote(str(f.column)) for f in fields)
     assert model._meta.pk is not None
     pk = quote(str(model._meta.pk.column))
-    max_params = getattr(connection.features, "max_query_params", None) or 999
-    per_statement = max(1, min(500, max_params // len(fields)))
+    per_statement = max(1, min(1000, _max_query_params() // len(fields)))
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     ids: list[int] = []
     with connection.cursor() as cursor:
@@ -118,7 +141,8 @@ def bulk_insert(
                     if attname == "tenant_id":
                         value: Any = tenant_id
                     elif auto_now:
-                        value = now
+                        params.append(stamp[attname])
+                        continue
                     elif attname in values:
                         value = values[attname]
                     elif attname in callable_defaults:

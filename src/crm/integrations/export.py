@@ -79,100 +79,119 @@ def _member_names() -> dict[int, str]:
 
 # (key, English header, Chinese header, getter); headers match the import's aliases, so an
 # exported file imports back with the suggested mapping.
+Row = Mapping[str, Any]
+
+
+def _get(name: str) -> Getter:
+    return lambda row: row[name]
+
+
+def _name_of(relation: str) -> Getter:
+    key = f"{relation}__name"
+    return lambda row: row[key] or ""
+
+
 def _columns(
     target: str, members: Mapping[int, str], pii: bool
 ) -> list[tuple[str, str, str, Getter]]:
-    email: Getter = (lambda o: o.email) if pii else (lambda o: _mask_email(o.email))
-    phone: Getter = (lambda o: o.phone) if pii else (lambda o: _mask_phone(o.phone))
-    owner: Getter = lambda o: members.get(o.owner_id, "") if o.owner_id else ""  # noqa: E731
+    """(key, English header, Chinese header, getter) per column; getters read `.values()` rows."""
+    email: Getter = _get("email") if pii else (lambda row: _mask_email(row["email"]))
+    phone: Getter = _get("phone") if pii else (lambda row: _mask_phone(row["phone"]))
     common_tail = [
-        ("owner", "Owner", "负责人", owner),
-        ("created_at", "Created", "创建时间", lambda o: o.created_at),
+        ("owner", "Owner", "负责人", lambda row: members.get(row["owner_id"], "")),
+        ("created_at", "Created", "创建时间", _get("created_at")),
     ]
     if target == "contact":
         return [
-            ("id", "ID", "ID", lambda o: o.pk),
-            ("name", "Name", "姓名", lambda o: o.name),
-            ("title", "Title", "职位", lambda o: o.title),
+            ("id", "ID", "ID", _get("id")),
+            ("name", "Name", "姓名", _get("name")),
+            ("title", "Title", "职位", _get("title")),
             ("email", "Email", "邮箱", email),
             ("phone", "Phone", "电话", phone),
-            ("wechat", "WeChat", "微信", lambda o: o.wechat),
-            ("city", "City", "城市", lambda o: o.city),
-            ("account", "Company", "公司", lambda o: o.account.name if o.account_id else ""),
-            ("external_id", "External ID", "外部编号", lambda o: o.external_id),
-            ("consent_email", "Email consent", "同意邮件", lambda o: o.consent_email),
-            ("consent_sms", "SMS consent", "同意短信", lambda o: o.consent_sms),
+            ("wechat", "WeChat", "微信", _get("wechat")),
+            ("city", "City", "城市", _get("city")),
+            ("account", "Company", "公司", _name_of("account")),
+            ("external_id", "External ID", "外部编号", _get("external_id")),
+            ("consent_email", "Email consent", "同意邮件", _get("consent_email")),
+            ("consent_sms", "SMS consent", "同意短信", _get("consent_sms")),
             *common_tail,
         ]
     if target == "account":
         return [
-            ("id", "ID", "ID", lambda o: o.pk),
-            ("name", "Name", "公司名称", lambda o: o.name),
-            ("industry", "Industry", "行业", lambda o: o.industry),
-            ("size", "Size", "规模", lambda o: o.size),
-            ("region", "Region", "地区", lambda o: o.region),
-            ("city", "City", "城市", lambda o: o.city),
-            ("source", "Source", "来源", lambda o: o.source),
-            ("website", "Website", "网站", lambda o: o.website),
-            ("phone", "Phone", "电话", lambda o: o.phone),
-            ("external_id", "External ID", "外部编号", lambda o: o.external_id),
+            ("id", "ID", "ID", _get("id")),
+            ("name", "Name", "公司名称", _get("name")),
+            ("industry", "Industry", "行业", _get("industry")),
+            ("size", "Size", "规模", _get("size")),
+            ("region", "Region", "地区", _get("region")),
+            ("city", "City", "城市", _get("city")),
+            ("source", "Source", "来源", _get("source")),
+            ("website", "Website", "网站", _get("website")),
+            ("phone", "Phone", "电话", _get("phone")),
+            ("external_id", "External ID", "外部编号", _get("external_id")),
             *common_tail,
         ]
     if target == "lead":
         return [
-            ("id", "ID", "ID", lambda o: o.pk),
-            ("name", "Name", "姓名", lambda o: o.name),
-            ("company", "Company", "公司", lambda o: o.company),
-            ("title", "Title", "职位", lambda o: o.title),
+            ("id", "ID", "ID", _get("id")),
+            ("name", "Name", "姓名", _get("name")),
+            ("company", "Company", "公司", _get("company")),
+            ("title", "Title", "职位", _get("title")),
             ("email", "Email", "邮箱", email),
             ("phone", "Phone", "电话", phone),
-            ("source", "Source", "来源", lambda o: o.source),
-            ("status", "Status", "状态", lambda o: o.status),
-            ("priority", "Priority", "优先级", lambda o: o.priority),
-            ("score", "Score", "评分", lambda o: o.score),
+            ("source", "Source", "来源", _get("source")),
+            ("status", "Status", "状态", _get("status")),
+            ("priority", "Priority", "优先级", _get("priority")),
+            ("score", "Score", "评分", _get("score")),
             *common_tail,
         ]
     if target == "opportunity":
         return [
-            ("id", "ID", "ID", lambda o: o.pk),
-            ("name", "Name", "商机名称", lambda o: o.name),
-            ("account", "Company", "公司", lambda o: o.account.name if o.account_id else ""),
-            ("contact", "Contact", "联系人", lambda o: o.contact.name if o.contact_id else ""),
-            ("stage", "Stage", "阶段", lambda o: o.stage.name),
-            ("amount", "Amount", "金额", lambda o: o.amount),
-            ("currency", "Currency", "币种", lambda o: o.currency),
+            ("id", "ID", "ID", _get("id")),
+            ("name", "Name", "商机名称", _get("name")),
+            ("account", "Company", "公司", _name_of("account")),
+            ("contact", "Contact", "联系人", _name_of("contact")),
+            ("stage", "Stage", "阶段", _name_of("stage")),
+            ("amount", "Amount", "金额", _get("amount")),
+            ("currency", "Currency", "币种", _get("currency")),
             (
                 "expected_close_date",
                 "Expected close date",
                 "预计成交日期",
-                lambda o: o.expected_close_date,
+                _get("expected_close_date"),
             ),
             *common_tail,
         ]
     if target == "order":
         return [
-            ("id", "ID", "ID", lambda o: o.pk),
-            ("number", "Order number", "订单号", lambda o: o.number),
-            ("ordered_at", "Order date", "下单时间", lambda o: o.ordered_at),
-            ("contact", "Contact", "联系人", lambda o: o.contact.name if o.contact_id else ""),
-            ("account", "Company", "公司", lambda o: o.account.name if o.account_id else ""),
-            ("status", "Status", "订单状态", lambda o: o.status),
-            ("total", "Total", "金额", lambda o: o.total),
-            ("currency", "Currency", "币种", lambda o: o.currency),
+            ("id", "ID", "ID", _get("id")),
+            ("number", "Order number", "订单号", _get("number")),
+            ("ordered_at", "Order date", "下单时间", _get("ordered_at")),
+            ("contact", "Contact", "联系人", _name_of("contact")),
+            ("account", "Company", "公司", _name_of("account")),
+            ("status", "Status", "订单状态", _get("status")),
+            ("total", "Total", "金额", _get("total")),
+            ("currency", "Currency", "币种", _get("currency")),
             *common_tail,
         ]
     if target == "activity":
         return [
-            ("id", "ID", "ID", lambda o: o.pk),
-            ("kind", "Type", "类型", lambda o: o.kind),
-            ("subject", "Subject", "主题", lambda o: o.subject),
-            ("at", "Date", "时间", lambda o: o.at),
-            ("outcome", "Outcome", "结果", lambda o: o.outcome),
-            ("record_type", "Record type", "关联类型", lambda o: o.record_type),
-            ("record_id", "Record ID", "关联编号", lambda o: o.record_id),
+            ("id", "ID", "ID", _get("id")),
+            ("kind", "Type", "类型", _get("kind")),
+            ("subject", "Subject", "主题", _get("subject")),
+            ("at", "Date", "时间", _get("at")),
+            ("outcome", "Outcome", "结果", _get("outcome")),
+            ("record_type", "Record type", "关联类型", _get("record_type")),
+            ("record_id", "Record ID", "关联编号", _get("record_id")),
             *common_tail,
         ]
     raise field_error("target", _("Unknown export target."))
+
+
+def _value_names(target: str) -> list[str]:
+    """The `.values()` names the columns of `target` read."""
+    names = {"id": "id", "account": "account__name", "contact": "contact__name"}
+    names |= {"stage": "stage__name", "owner": "owner_id"}
+    return [names.get(key, key) for key, *_rest in _columns(target, {}, True)]
 
 
 def check_filters(target: str, filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -224,9 +243,12 @@ class Export:
         return int(self.queryset.order_by().values("pk")[: limit + 1].count())
 
     def rows(self) -> Iterator[list[Any]]:
+        # Plain values, not model instances: the list selectors join the account and owner,
+        # and building three objects per row made an export of 500,000 contacts take minutes.
         getters = [g for *_rest, g in self.columns]
-        for obj in self.queryset.iterator(chunk_size=CHUNK):
-            yield [self._cell(g(obj)) for g in getters]
+        rows = self.queryset.values(*_value_names(self.target))
+        for row in rows.iterator(chunk_size=CHUNK):
+            yield [self._cell(g(row)) for g in getters]
 
     def _cell(self, value: Any) -> Any:
         if isinstance(value, datetime):

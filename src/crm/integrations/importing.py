@@ -19,6 +19,7 @@ field validation as the services, but one audit link and one event per batch.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import socket
@@ -26,6 +27,7 @@ import time
 import uuid
 import zoneinfo
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
@@ -34,7 +36,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
@@ -196,9 +198,10 @@ class BatchResult:
         return sum(1 for r in self.rows if r.action in actions)
 
 
-def prepare_batch(
+def prepare_rows(
     target: Target, raw: Sequence[tuple[int, list[Any]]], mapping: Sequence[str], ctx: RunContext
 ) -> list[RowState]:
+    """Parse, normalise and validate each row: no database, so it can run ahead in a thread."""
     rows = []
     for number, cells in raw:
         row = RowState(number, cells)
@@ -207,6 +210,17 @@ def prepare_batch(
         else:
             target.prepare_row(row, mapping, ctx)
         rows.append(row)
+    return rows
+
+
+def prepare_batch(
+    target: Target,
+    raw: Sequence[tuple[int, list[Any]]],
+    mapping: Sequence[str],
+    ctx: RunContext,
+    prepared: list[RowState] | None = None,
+) -> list[RowState]:
+    rows = prepared if prepared is not None else prepare_rows(target, raw, mapping, ctx)
     if target.group_key:
         _group_continuations(target, rows)
     live = [r for r in rows if r.action not in ("fail", "blank", "continued")]
@@ -431,8 +445,9 @@ def process_batch(
     target: Target,
     raw: Sequence[tuple[int, list[Any]]],
     ctx: RunContext,
+    prepared: list[RowState] | None = None,
 ) -> BatchResult:
-    rows = prepare_batch(target, raw, job.mapping, ctx)
+    rows = prepare_batch(target, raw, job.mapping, ctx, prepared)
     decide(target, rows, ctx)
     return BatchResult(rows)
 
@@ -664,8 +679,9 @@ def _run_claimed(job: ImportJob, worker: str) -> None:
     group_column = job.mapping.index(target.group_key) if target.group_key in job.mapping else None
     run_started = time.monotonic()
     run_rows = 0
-    for raw in batches(iter_rows(path, info, start=job.position), job.batch_size, group_column):
-        result = process_batch(job, target, raw, ctx)
+    chunks = batches(iter_rows(path, info, start=job.position), job.batch_size, group_column)
+    for raw, prepared in prepared_ahead(chunks, target, job.mapping, ctx):
+        result = process_batch(job, target, raw, ctx, prepared)
         commit_batch(
             job,
             target,
@@ -678,6 +694,35 @@ def _run_claimed(job: ImportJob, worker: str) -> None:
         )
         run_rows += len(raw)
     _finish(job, worker, JobStatus.DONE, "")
+
+
+Batch = list[tuple[int, list[Any]]]
+
+
+def prepared_ahead(
+    chunks: Iterator[Batch], target: Target, mapping: Sequence[str], ctx: RunContext
+) -> Iterator[tuple[Batch, list[RowState]]]:
+    """The batches with their rows prepared, reading and preparing one batch ahead in a thread.
+
+    While the main thread matches and writes batch k (mostly waiting on SQLite, which releases
+    the GIL), the helper thread reads and prepares batch k+1 (parse, normalise, pinyin, blind
+    indexes). Preparing touches no database, so the order of writes, the atomic batch commit
+    and the resume position are those of the plain loop. The thread runs with this thread's
+    tenant context and language, so its row messages read the same.
+    """
+    language = translation.get_language()
+    context = contextvars.copy_context()
+
+    def next_prepared() -> tuple[Batch, list[RowState]] | None:
+        with translation.override(language):
+            raw = next(chunks, None)
+            return None if raw is None else (raw, prepare_rows(target, raw, mapping, ctx))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-prepare") as pool:
+        pending = pool.submit(context.copy().run, next_prepared)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(context.copy().run, next_prepared)
+            yield item
 
 
 def _finish(job: ImportJob, worker: str, status: str, message: str) -> None:

@@ -438,10 +438,18 @@ class Target:
         wanted = {row.keys[key] for row in rows if row.keys.get(key) and row.match_id is None}
         if not wanted:
             return
-        hits: dict[Any, dict[str, Any]] = {}
+        # Most rows of a big import match nothing: probe the (tenant, column) index alone
+        # (no table row is read), then read the few candidates in full.
+        candidates: list[int] = []
+        probe = base.model._default_manager.all()
         for chunk in _chunks(sorted(wanted, key=str), 900):
-            for hit in base.filter(**{f"{column}__in": chunk}).values(
-                "id", column, "owner_id", "owner__team_id"
+            candidates.extend(probe.filter(**{f"{column}__in": chunk}).values_list("id", flat=True))
+        hits: dict[Any, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(candidates), 900):
+            for hit in (
+                base.filter(pk__in=chunk)
+                .order_by("pk")
+                .values("id", column, "owner_id", "owner__team_id")
             ):
                 hits.setdefault(hit[column], hit)
         for row in rows:
