@@ -316,6 +316,7 @@ def write_batch(target: Target, result: BatchResult, ctx: RunContext) -> None:
                 account.owner = ctx.default_owner or ctx.actor
         Account.objects.bulk_create(accounts)
         result.new_accounts = accounts
+        ctx.remember_accounts(accounts)
     if target.fast:
         ids = bulk_insert(
             target.model, [target.new_values(row, ctx) for row in creates], tenant_id=tenant_id

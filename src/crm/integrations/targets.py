@@ -242,6 +242,16 @@ class RunContext:
     dry_run: bool = False
     default_owner: Membership | None = None
     members: dict[str, Membership] = field(default_factory=dict)
+    #: companies already looked up in this run, by external ID and by name key (see
+    #: resolve_accounts); the import adds the ones it creates
+    accounts_by_ext: dict[str, list[Account]] = field(default_factory=dict)
+    accounts_by_name: dict[str, list[Account]] = field(default_factory=dict)
+
+    def remember_accounts(self, accounts: Iterable[Account]) -> None:
+        for account in accounts:
+            self.accounts_by_name[account.name_key] = [account]
+            if account.external_id:
+                self.accounts_by_ext[account.external_id] = [account]
 
     def owner_for(self, row: RowState) -> Membership | None:
         text = row.refs.get("owner", "")
@@ -694,19 +704,29 @@ def resolve_accounts(rows: list[RowState], ctx: RunContext) -> None:
     """The company of each row by external ID or name; missing ones are planned for creation.
 
     Two accounts with the same name make the row fail (name the external ID instead), rather
-    than guessing.
+    than guessing. A company is looked up once per run (a big file names the same few thousand
+    companies in every batch); the run remembers the ones it creates.
     """
     live = [r for r in rows if r.action != "fail"]
+    by_ext, by_name = ctx.accounts_by_ext, ctx.accounts_by_name
     ext_ids = {r.refs["account_external_id"] for r in live if r.refs.get("account_external_id")}
     names = {name_key(r.refs["account"]) for r in live if r.refs.get("account")}
-    by_ext: dict[str, list[Account]] = defaultdict(list)
-    by_name: dict[str, list[Account]] = defaultdict(list)
-    base = Account.objects.filter(deleted_at__isnull=True)
+    ext_ids.difference_update(by_ext)
+    names = {n for n in names if n and n not in by_name}
+    base = Account.objects.filter(deleted_at__isnull=True).order_by("pk")
+    for value in ext_ids:
+        by_ext[value] = []
+    for value in names:
+        by_name[value] = []
     for chunk in _chunks(sorted(ext_ids), 900):
-        for account in base.filter(external_id__in=chunk).only("id", "name", "external_id"):
+        for account in base.filter(external_id__in=chunk).only(
+            "id", "name", "name_key", "external_id"
+        ):
             by_ext[account.external_id].append(account)
-    for chunk in _chunks(sorted(n for n in names if n), 900):
-        for account in base.filter(name_key__in=chunk).only("id", "name", "name_key"):
+    for chunk in _chunks(sorted(names), 900):
+        for account in base.filter(name_key__in=chunk).only(
+            "id", "name", "name_key", "external_id"
+        ):
             by_name[account.name_key].append(account)
     planned: dict[str, Account] = {}
     for row in live:
