@@ -37,6 +37,8 @@ def main() -> int:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in only]
     RESULTS.mkdir(parents=True, exist_ok=True)
     failed = []
+    run_started = time.perf_counter()
+    timings: dict[str, float] = {}
     for script in scripts:
         name = script.stem.removeprefix("bench_")
         print(f"== {script.name}", file=sys.stderr, flush=True)
@@ -49,6 +51,7 @@ def main() -> int:
             check=False,
         )
         seconds = time.perf_counter() - started
+        timings[name] = round(seconds, 1)
         try:
             result = parse_json(done.stdout)
         except (json.JSONDecodeError, IndexError):
@@ -61,6 +64,10 @@ def main() -> int:
             json.dumps(result, indent=2, ensure_ascii=False) + "\n"
         )
         print(f"   {name}: results/{name}.json ({seconds:.0f} s)", flush=True)
+    total = time.perf_counter() - run_started
+    summary = {"seconds": timings, "total_seconds": round(total, 1), "failed": failed}
+    (RESULTS / "run_all.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"all scripts: {total / 60:.1f} min (results/run_all.json)", flush=True)
     if failed:
         print(f"failed: {', '.join(failed)}", flush=True)
         return 1
