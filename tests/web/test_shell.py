@@ -133,3 +133,16 @@ def test_pwa_manifest_and_service_worker(world: Any) -> None:
     assert worker["Content-Type"] == "application/javascript" and "__SHELL_ASSETS__" not in body
     assert "/offline/" in body
     assert client.get("/offline/").status_code == 200
+
+
+def test_analytics_pages_share_one_menu_of_the_bar(world: Any) -> None:
+    manager = client_for(world.manager).get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    menu = manager.split(">Analytics</button>", 1)[1].split("</ul>", 1)[0]
+    for url in ('href="/forecasts/"', 'href="/insights/"', 'href="/reports/"'):
+        assert url in menu
+    chinese = client_for(world.manager).get("/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert ">分析</button>" in chinese
+    # a sales rep's menu holds only what the role may open
+    sales = client_for(world.sales).get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    menu = sales.split(">Analytics</button>", 1)[1].split("</ul>", 1)[0]
+    assert 'href="/forecasts/"' in menu and 'href="/insights/"' not in sales

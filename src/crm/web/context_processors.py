@@ -18,10 +18,13 @@ class NavItem:
     url_name: str
     label: str | Promise
     roles: frozenset[str] | None = None  # None: every role
+    #: items with the same group show as one menu of the bar (fewer items on a phone)
+    group: str | Promise = ""
 
 
 ALL_BUT_SERVICE = frozenset({Role.ADMIN, Role.MANAGER, Role.SALES, Role.MARKETING, Role.VIEWER})
 SELLING = frozenset({Role.ADMIN, Role.MANAGER, Role.SALES, Role.VIEWER})
+ANALYTICS = _("Analytics")
 
 NAV: tuple[NavItem, ...] = (
     NavItem("web:home", _("Dashboard")),
@@ -30,17 +33,18 @@ NAV: tuple[NavItem, ...] = (
     NavItem("web:contact_list", _("Contacts")),
     NavItem("web:opportunity_list", _("Opportunities"), SELLING),
     NavItem("web:kanban", _("Kanban"), SELLING),
-    NavItem("forecasts:forecast", _("Forecasts"), SELLING),
     NavItem("web:activity_list", _("Activities")),
     NavItem("web:task_list", _("Tasks")),
     NavItem("web:product_list", _("Products")),
     NavItem("web:order_list", _("Orders")),
+    NavItem("forecasts:forecast", _("Forecasts"), SELLING, ANALYTICS),
     NavItem(
         "insights:at_risk",
         _("Customer insight"),
         frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETING}),
+        ANALYTICS,
     ),
-    NavItem("reports:index", _("Reports"), ALL_BUT_SERVICE),
+    NavItem("reports:index", _("Reports"), ALL_BUT_SERVICE, ANALYTICS),
     NavItem("integrations:imports", _("Data"), frozenset({Role.ADMIN, Role.MANAGER})),
     NavItem("web:settings", _("Settings"), frozenset({Role.ADMIN})),
 )
@@ -53,13 +57,26 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     if membership is None:
         return {"shell": None}
     path = request.path
-    nav = []
+    nav: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {}
     for item in NAV:
         if item.roles is not None and membership.role not in item.roles:
             continue
         url = reverse(item.url_name)
         active = path == url if url == "/" else path.startswith(url)
-        nav.append({"url": url, "label": item.label, "active": active})
+        entry = {"url": url, "label": item.label, "active": active}
+        if not item.group:
+            nav.append(entry)
+            continue
+        group = groups.get(str(item.group))
+        if group is None:
+            group = {"label": item.group, "children": [], "active": False}
+            groups[str(item.group)] = group
+            nav.append(group)
+        group["children"].append(entry)
+        group["active"] = group["active"] or active
+    # a group left with one item for this role is just that item
+    nav = [e["children"][0] if len(e.get("children", ())) == 1 else e for e in nav]
     undo = request.session.pop(UNDO_SESSION_KEY, None) if hasattr(request, "session") else None
     return {
         "shell": {
