@@ -46,6 +46,12 @@ class Activity(TenantModel):
             ),
             models.Index(fields=["tenant", "owner", "at"], name="activity_owner_idx"),
             models.Index(fields=["tenant", "deleted_at", "id"], name="activity_list_idx"),
+            # Reps' activity counts (the manager's dashboard): per owner and kind, a range of
+            # dates read from the index.
+            models.Index(
+                fields=["tenant", "owner", "kind", "deleted_at", "at"],
+                name="activity_owner_kind_idx",
+            ),
         ]
 
 

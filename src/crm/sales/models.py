@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.fields import EncryptedTextField
@@ -119,6 +120,28 @@ class Stage(TenantModel):
         return self.is_won or self.is_lost
 
 
+# An opportunity whose fold (crm.sales.stats) is not what it is now: live but not folded, or
+# folded but since deleted, moved to another pipeline or owner behind the services' back. The
+# partial index `opp_stats_dirty_idx` holds exactly these rows; a query must use this very
+# condition to be answered from it (it has no constants: SQLite matches a partial index only
+# on literal terms, and Django sends constants as parameters).
+_OTHER_OWNER = (
+    Q(stats_owner__isnull=True, owner__isnull=False)
+    | Q(stats_owner__isnull=False, owner__isnull=True)
+    | Q(stats_owner__lt=F("owner_id"))
+    | Q(stats_owner__gt=F("owner_id"))
+)
+STATS_DIRTY = Q(stats_folded=False, deleted_at__isnull=True) | (
+    Q(stats_folded=True)
+    & (
+        Q(deleted_at__isnull=False)
+        | Q(stats_pipeline__lt=F("pipeline_id"))
+        | Q(stats_pipeline__gt=F("pipeline_id"))
+        | _OTHER_OWNER
+    )
+)
+
+
 class Opportunity(TenantModel):
     name = models.CharField(max_length=200)
     account = models.ForeignKey(
@@ -145,6 +168,12 @@ class Opportunity(TenantModel):
     closed_at = models.DateTimeField(null=True, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="+")
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Whether and where the stage history is folded into the funnel's aggregates
+    # (crm.sales.stats): the owner, pipeline and furthest stage order it was folded under.
+    stats_folded = models.BooleanField(default=False, editable=False)
+    stats_owner = models.IntegerField(null=True, blank=True, editable=False)
+    stats_pipeline = models.IntegerField(null=True, blank=True, editable=False)
+    stats_furthest = models.IntegerField(default=-1, editable=False)
 
     class Meta:
         verbose_name_plural = "opportunities"
@@ -158,6 +187,17 @@ class Opportunity(TenantModel):
                 name="opp_owner_open_idx",
             ),
             models.Index(fields=["tenant", "account"], name="opp_account_idx"),
+            # The manager's funnel: opportunities now in each stage, value read from the index.
+            models.Index(
+                fields=["tenant", "pipeline", "stage", "owner", "deleted_at", "amount"],
+                name="opp_funnel_idx",
+            ),
+            # Won per month: per won stage, a range of closing dates read from the index.
+            models.Index(
+                fields=["tenant", "stage", "closed_at", "owner", "deleted_at", "amount"],
+                name="opp_closed_idx",
+            ),
+            models.Index(fields=["tenant"], condition=STATS_DIRTY, name="opp_stats_dirty_idx"),
         ]
 
     def __str__(self) -> str:
@@ -179,11 +219,62 @@ class StageChange(TenantModel):
         Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    # Accounted for in the funnel's aggregates (crm.sales.stats): folded into them, or its
+    # opportunity is deleted; with the time the opportunity had entered `from_stage` (null:
+    # unknown, or not folded).
+    folded = models.BooleanField(default=False, editable=False)
+    entered_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "opportunity", "at"], name="stagechange_opp_idx"),
             models.Index(fields=["tenant", "at"], name="stagechange_at_idx"),
+            models.Index(
+                fields=["tenant"], condition=Q(folded=False), name="stagechange_unfolded_idx"
+            ),
+        ]
+
+
+class FunnelReach(TenantModel):
+    """Opportunities of a pipeline and owner per the furthest non-lost stage order they entered
+    (a stored aggregate of the stage history, kept by crm.sales.stats)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="+")
+    owner_key = models.IntegerField()  # the owner's membership id, 0 for unowned
+    furthest = models.IntegerField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "pipeline", "owner_key", "furthest"], name="funnelreach_unique"
+            ),
+        ]
+
+
+class StageDwell(TenantModel):
+    """Moves out of a stage per UTC day, pipeline and owner, with the total time spent in the
+    stage before them (a stored aggregate of the stage history, kept by crm.sales.stats)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="+")
+    owner_key = models.IntegerField()
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    n = models.IntegerField(default=0)
+    micros = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "pipeline", "owner_key", "stage", "day"],
+                name="stagedwell_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "pipeline", "owner_key", "day", "stage", "n", "micros"],
+                name="stagedwell_read_idx",
+            ),
         ]
 
 

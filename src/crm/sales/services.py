@@ -41,6 +41,7 @@ from crm.sales.models import (
     Stage,
     StageChange,
 )
+from crm.sales.stats import rebuild, refold
 from crm.tenancy.models import Membership, Team
 from crm.tenancy.permissions import require_admin, require_editable, require_write
 
@@ -213,7 +214,10 @@ def stage_update(*, actor: Membership, stage: Stage, values: Mapping[str, Any]) 
     before = snapshot(stage, STAGE_FIELDS)
     assign(stage, values, STAGE_FIELDS)
     _check_stage_flags(stage)
-    save_changes(actor, stage, before)
+    changes = save_changes(actor, stage, before)
+    if "order" in changes or "is_lost" in changes:
+        # The funnel's furthest-stage counts are per stage order: fold the history again.
+        rebuild(stage.tenant_id)
     return stage
 
 
@@ -289,6 +293,7 @@ def opportunity_create(
         by=actor,
         amount=opportunity.amount,
     )
+    refold([opportunity.pk])
     tags_set(opportunity, tag_ids)
     return opportunity
 
@@ -316,7 +321,9 @@ def opportunity_update(
         opportunity.owner = resolve_owner(actor, owner_id)
     if probability is not None:
         opportunity.probability = probability
-    save_changes(actor, opportunity, before)
+    changes = save_changes(actor, opportunity, before)
+    if "owner_id" in changes:
+        refold([opportunity.pk])  # the funnel's aggregates are kept per owner
     tags_set(opportunity, tag_ids)
     return opportunity
 
@@ -350,6 +357,7 @@ def opportunity_move(
         by=actor,
         amount=locked.amount,
     )
+    refold([locked.pk])
     opportunity.refresh_from_db()
     return change
 
@@ -358,6 +366,7 @@ def opportunity_move(
 def opportunity_delete(*, actor: Membership, opportunity: Opportunity) -> None:
     require_editable(actor, opportunity.owner)
     soft_delete(actor, opportunity)
+    refold([opportunity.pk])
 
 
 # --- products -----------------------------------------------------------------------------------

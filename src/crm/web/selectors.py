@@ -19,27 +19,33 @@ from django.db import models
 from django.db.models import (
     Avg,
     Count,
-    DurationField,
-    ExpressionWrapper,
     F,
-    Max,
+    Func,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    Value,
     Window,
 )
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from crm.activities.models import Task, TaskStatus
-from crm.activities.selectors import activity_list, task_list
+from crm.activities.models import Activity, ActivityKind, Task, TaskStatus
+from crm.activities.selectors import task_list
 from crm.core.errors import NotFoundError
 from crm.customers.models import Account, Contact
 from crm.customers.selectors import account_list, contact_list
-from crm.sales.models import Lead, LeadStatus, Opportunity, Pipeline, Stage, StageChange
+from crm.sales.models import Lead, LeadStatus, Opportunity, Pipeline, Stage
 from crm.sales.selectors import lead_list, opportunity_list, pipeline_list, stage_list
+from crm.sales.stats import (
+    NO_OWNER,
+    dwell_by_stage,
+    pending,
+    reached_by_order,
+    visible_owner_keys,
+)
 from crm.tenancy.models import AuditHead, Membership, Team
 from crm.tenancy.permissions import visible_q
 from crm.tenancy.selectors import membership_list, team_list
@@ -199,10 +205,15 @@ def sales_dashboard(*, actor: Membership, now: datetime | None = None) -> SalesD
         later=Count("id", filter=Q(first_response_due_at__gte=now + SLA_SOON)),
         none=Count("id", filter=Q(first_response_due_at__isnull=True)),
     )
-    leads_next = list(
-        open_leads.filter(first_response_due_at__isnull=False).order_by("first_response_due_at")[
-            :10
-        ]
+    # Two steps: the first ten ids from the (owner, status, deleted_at, due) index alone, then
+    # those rows; sorting the rep's open leads whole would read thousands of rows.
+    next_ids = list(
+        open_leads.filter(first_response_due_at__isnull=False)
+        .order_by("first_response_due_at", "id")
+        .values_list("pk", flat=True)[:10]
+    )
+    leads_next = sorted(
+        open_leads.filter(pk__in=next_ids), key=lambda lead: next_ids.index(lead.pk)
     )
     pipeline = _stage_totals(opportunity_list(actor=actor, owner_id=actor.pk, is_open=True))
     return SalesDashboard(
@@ -266,38 +277,68 @@ CYCLE_WINDOW = timedelta(days=365)
 ACTIVITY_WINDOW = timedelta(days=30)
 
 
+def _owned_by(keys: frozenset[int] | None) -> Q:
+    """`visible_q` for the owner keys of `crm.sales.stats.visible_owner_keys` (no join: the
+    keys are a handful of member ids)."""
+    if keys is None:
+        return Q()
+    members = Q(owner_id__in=sorted(k for k in keys if k != NO_OWNER))
+    return members | Q(owner__isnull=True) if NO_OWNER in keys else members
+
+
+def _in_stages(
+    keys: frozenset[int] | None, pipeline: Pipeline, stage_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Count, value and mean value of the visible live opportunities per stage. The owner ids as
+    an IN list make it ranges of the (pipeline, stage, owner) covering index; an OR with the
+    unowned ones would read every owner's rows, so those are looked for apart, and only when
+    there are some is it the one query over both (its sums and means as the database makes
+    them)."""
+
+    def per_stage(visible: Q) -> dict[int, dict[str, Any]]:
+        return {
+            r["stage_id"]: dict(r)
+            for r in Opportunity.objects.filter(
+                visible, pipeline_id=pipeline.pk, stage_id__in=stage_ids, deleted_at__isnull=True
+            )
+            .order_by()
+            .values("stage_id")
+            .annotate(n=Count("id"), total=Sum("amount"), avg=Avg("amount"))
+        }
+
+    if keys is None or NO_OWNER not in keys:
+        return per_stage(_owned_by(keys))
+    unowned = Opportunity.objects.filter(
+        owner__isnull=True, pipeline_id=pipeline.pk, stage_id__in=stage_ids, deleted_at__isnull=True
+    )
+    return per_stage(_owned_by(keys) if unowned.exists() else _owned_by(keys - {NO_OWNER}))
+
+
 def funnel(
-    *, actor: Membership, pipeline: Pipeline, now: datetime | None = None
+    *,
+    actor: Membership,
+    pipeline: Pipeline,
+    now: datetime | None = None,
+    keys: frozenset[int] | None = None,
 ) -> list[FunnelStage]:
     """Per stage of the pipeline (lost stages left out): the opportunities now in it (count,
     value, mean value), how many ever reached it or a later stage, the conversion to the next
-    stage and the mean days spent in it."""
+    history's stored aggregates (crm.sales.stats), the rest from covering-index ranges.
+    `keys`: the actor's `visible_owner_keys` when the caller has them already."""
     now = now or timezone.now()
     stages = [s for s in stage_list(pipeline_id=pipeline.pk) if not s.is_lost]
-    opps = opportunity_list(actor=actor, pipeline_id=pipeline.pk)
-    current: dict[int, dict[str, Any]] = {
-        r["stage_id"]: dict(r)
-        for r in opps.order_by()
-        .values("stage_id")
-        .annotate(n=Count("id"), total=Sum("amount"), avg=Avg("amount"))
-    }
+    if keys is None:
+        keys = visible_owner_keys(actor)
+    current = _in_stages(keys, pipeline, [s.pk for s in stages])
     # The furthest (non-lost) stage each opportunity ever entered, counted per stage order.
-    furthest = (
-        StageChange.objects.filter(opportunity=OuterRef("pk"), to_stage__is_lost=False)
-        .order_by()
-        .values("opportunity")
-        .annotate(m=Max("to_stage__order"))
-        .values("m")
-    )
-    reached_at: dict[int, int] = {
-        r["furthest"]: r["n"]
-        for r in opps.order_by()
-        .annotate(furthest=Subquery(furthest))
-        .values("furthest")
-        .annotate(n=Count("id"))
-        if r["furthest"] is not None
+    dirty = pending()
+    reached_at = reached_by_order(keys=keys, pipeline_id=pipeline.pk, dirty=dirty)
+    days = {
+        stage_id: round(timedelta(microseconds=micros / n).total_seconds() / 86400, 1)
+        for stage_id, (n, micros) in dwell_by_stage(
+            keys=keys, pipeline_id=pipeline.pk, since=now - CYCLE_WINDOW, dirty=dirty
+        ).items()
     }
-    days = _days_in_stage(opps, since=now - CYCLE_WINDOW)
     result: list[FunnelStage] = []
     for stage in stages:
         row = current.get(stage.pk, {})
@@ -322,49 +363,28 @@ def funnel(
     return result
 
 
-def _days_in_stage(opps: QuerySet[Opportunity], *, since: datetime) -> dict[int, float]:
-    """Mean days spent in each stage by the moves out of it since `since`, computed in SQL: a
-    move's time in the stage starts at the change that brought the opportunity into it."""
-    entered = (
-        StageChange.objects.filter(
-            opportunity_id=OuterRef("opportunity_id"),
-            to_stage_id=OuterRef("from_stage_id"),
-            id__lt=OuterRef("id"),
+def _won_in_months(
+    keys: frozenset[int] | None, last_month: datetime, this_month: datetime, next_month: datetime
+) -> dict[str, Any]:
+    """Won last month and this month (value and count): one range of the closing-date index."""
+    this = Q(closed_at__gte=this_month)
+    last = Q(closed_at__lt=this_month)
+    return (
+        Opportunity.objects.filter(
+            _owned_by(keys),
+            closed_at__gte=last_month,
+            closed_at__lt=next_month,
+            stage_id__in=Stage.objects.filter(is_won=True).values("pk"),
+            deleted_at__isnull=True,
         )
-        .order_by("-id")
-        .values("at")[:1]
-    )
-    rows = (
-        StageChange.objects.filter(
-            opportunity__in=opps.order_by().values("pk"), from_stage__isnull=False, at__gte=since
+        .order_by()
+        .aggregate(
+            now_total=Sum("amount", filter=this),
+            now_n=Count("id", filter=this),
+            last_total=Sum("amount", filter=last),
+            last_n=Count("id", filter=last),
         )
-        .annotate(entered=Subquery(entered))
-        .filter(entered__isnull=False)
-        .annotate(spent=ExpressionWrapper(F("at") - F("entered"), output_field=DurationField()))
-        .order_by()
-        .values("from_stage_id")
-        .annotate(mean=Avg("spent"))
     )
-    return {
-        r["from_stage_id"]: round(_as_timedelta(r["mean"]).total_seconds() / 86400, 1)
-        for r in rows
-        if r["mean"] is not None
-    }
-
-
-def _as_timedelta(value: Any) -> timedelta:
-    # PostgreSQL answers an interval; SQLite's average of microseconds may come back as a number.
-    return value if isinstance(value, timedelta) else timedelta(microseconds=float(value))
-
-
-def _won_between(actor: Membership, start: datetime, end: datetime) -> tuple[Decimal, int]:
-    row = (
-        opportunity_list(actor=actor)
-        .filter(stage__is_won=True, closed_at__gte=start, closed_at__lt=end)
-        .order_by()
-        .aggregate(total=Sum("amount"), n=Count("id"))
-    )
-    return row["total"] or ZERO, row["n"]
 
 
 MANAGER_CACHE_SECONDS = 300
@@ -424,33 +444,51 @@ def _manager_dashboard(
         return datetime(day.year, day.month, day.day, tzinfo=tz)
 
     next_month = _month_start(this_month + timedelta(days=32))
-    won_now, won_now_n = _won_between(actor, at_midnight(this_month), at_midnight(next_month))
-    won_last, won_last_n = _won_between(actor, at_midnight(last_month), at_midnight(this_month))
-    reps, kinds = rep_activity(actor=actor, since=now - ACTIVITY_WINDOW)
+    keys = visible_owner_keys(actor)
+    won = _won_in_months(
+        keys, at_midnight(last_month), at_midnight(this_month), at_midnight(next_month)
+    )
+    reps, kinds = rep_activity(actor=actor, since=now - ACTIVITY_WINDOW, keys=keys)
     return ManagerDashboard(
         pipeline=pipeline,
-        funnel=funnel(actor=actor, pipeline=pipeline, now=now) if pipeline else [],
-        won_this_month=won_now,
-        won_this_month_count=won_now_n,
-        won_last_month=won_last,
-        won_last_month_count=won_last_n,
+        funnel=funnel(actor=actor, pipeline=pipeline, now=now, keys=keys) if pipeline else [],
+        won_this_month=won["now_total"] or ZERO,
+        won_this_month_count=won["now_n"],
+        won_last_month=won["last_total"] or ZERO,
+        won_last_month_count=won["last_n"],
         reps=reps,
         activity_kinds=kinds,
     )
 
 
-def rep_activity(*, actor: Membership, since: datetime) -> tuple[list[RepActivity], list[str]]:
-    """Activities logged since `since` per owner and kind, among the records the actor sees."""
-    rows = (
-        activity_list(actor=actor, since=since)
-        .filter(owner__isnull=False)
-        .order_by()
-        .values("owner_id", "kind")
-        .annotate(n=Count("id"))
-    )
+def rep_activity(
+    *, actor: Membership, since: datetime, keys: frozenset[int] | None = None
+) -> tuple[list[RepActivity], list[str]]:
+    """Activities logged since `since` per owner and kind, among the records the actor sees.
+    One count per owner and kind, each a date range of the (owner, kind, deleted_at, at)
+    covering index; the kinds are the field's choices (validated on every write)."""
+    if keys is None:
+        keys = visible_owner_keys(actor)
+    owners = membership_list() if keys is None else membership_list().filter(pk__in=keys)
+
+    def counted(kind: str) -> Subquery:
+        return Subquery(
+            Activity.objects.filter(
+                owner_id=OuterRef("pk"), kind=kind, deleted_at__isnull=True, at__gte=since
+            )
+            .order_by()
+            # COUNT as a plain function: no GROUP BY, so the database only counts the range.
+            .annotate(n=Func(Value(1), function="COUNT"))
+            .values("n")
+        )
+
+    kinds = list(ActivityKind.values)
+    rows = owners.order_by().annotate(**{f"n_{i}": counted(k) for i, k in enumerate(kinds)})
     per_owner: dict[int, dict[str, int]] = defaultdict(dict)
-    for r in rows:
-        per_owner[r["owner_id"]][r["kind"]] = r["n"]
+    for row in rows.values_list("pk", *(f"n_{i}" for i in range(len(kinds)))):
+        for kind, n in zip(kinds, row[1:], strict=True):
+            if n:
+                per_owner[row[0]][kind] = n
     names = {m.pk: str(m) for m in membership_list().filter(pk__in=list(per_owner))}
     reps = [
         RepActivity(pk, names.get(pk, "?"), counts, sum(counts.values()))
