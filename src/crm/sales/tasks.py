@@ -15,6 +15,7 @@ from huey import crontab
 from crm.core.tasks import system_periodic_task, tenant_task
 from crm.sales.followup import followup_run
 from crm.sales.lead_scoring import leads_rescore, scoring_model_train
+from crm.sales.stats import refresh_dirty
 from crm.tenancy.models import Tenant
 
 FOLLOWUP_EVERY_MINUTES = int(getattr(settings, "LEAD_FOLLOWUP_EVERY_MINUTES", 15))
@@ -52,3 +53,16 @@ def lead_followup() -> None:
 def lead_scoring_train() -> None:
     for tenant_id in active_tenant_ids():
         lead_scoring_train_tenant(tenant_id)
+
+
+@tenant_task(retries=1, retry_delay=120)
+def sales_stats_refresh_tenant(tenant_id: int) -> int:
+    return refresh_dirty()
+
+
+@system_periodic_task(crontab(minute="*/10"), name="sales_stats_refresh")
+def sales_stats_refresh() -> None:
+    """Fold deals written outside the sales services (imports, undo) into the dashboard's
+    stored funnel figures; readers correct for them meanwhile, this keeps that cheap."""
+    for tenant_id in active_tenant_ids():
+        sales_stats_refresh_tenant(tenant_id)
