@@ -101,9 +101,20 @@ class Contact(TenantModel, NameKeys):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "deleted_at", "id"], name="contact_list_idx"),
-            models.Index(fields=["tenant", "name_key"], name="contact_name_idx"),
-            models.Index(fields=["tenant", "pinyin_key"], name="contact_pinyin_idx"),
-            models.Index(fields=["tenant", "initials_key"], name="contact_initials_idx"),
+            # Name search: a prefix range of one key, with what the list filters on next (not
+            # deleted, visible owner) in the index, so that walking a search's ids to a deep page
+            # never reads the table (crm.customers.selectors.contact_list_ids).
+            models.Index(
+                fields=["tenant", "name_key", "deleted_at", "owner"], name="contact_name_live_idx"
+            ),
+            models.Index(
+                fields=["tenant", "pinyin_key", "deleted_at", "owner"],
+                name="contact_pinyin_live_idx",
+            ),
+            models.Index(
+                fields=["tenant", "initials_key", "deleted_at", "owner"],
+                name="contact_initials_live_idx",
+            ),
             models.Index(fields=["tenant", "email_index"], name="contact_email_idx"),
             models.Index(fields=["tenant", "phone_index"], name="contact_phone_idx"),
             models.Index(fields=["tenant", "owner", "id"], name="contact_owner_idx"),
