@@ -4,35 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0002_external_id_indexes'),
-        ('tenancy', '0001_initial'),
+        ("customers", "0002_external_id_indexes"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='contact',
-            name='contact_name_idx',
+            model_name="contact",
+            name="contact_name_idx",
         ),
         migrations.RemoveIndex(
-            model_name='contact',
-            name='contact_pinyin_idx',
+            model_name="contact",
+            name="contact_pinyin_idx",
         ),
         migrations.RemoveIndex(
-            model_name='contact',
-            name='contact_initials_idx',
+            model_name="contact",
+            name="contact_initials_idx",
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['tenant', 'name_key', 'deleted_at', 'owner'], name='contact_name_live_idx'),
+            model_name="contact",
+            index=models.Index(
+                fields=["tenant", "name_key", "deleted_at", "owner"], name="contact_name_live_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['tenant', 'pinyin_key', 'deleted_at', 'owner'], name='contact_pinyin_live_idx'),
+            model_name="contact",
+            index=models.Index(
+                fields=["tenant", "pinyin_key", "deleted_at", "owner"],
+                name="contact_pinyin_live_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['tenant', 'initials_key', 'deleted_at', 'owner'], name='contact_initials_live_idx'),
+            model_name="contact",
+            index=models.Index(
+                fields=["tenant", "initials_key", "deleted_at", "owner"],
+                name="contact_initials_live_idx",
+            ),
         ),
     ]
