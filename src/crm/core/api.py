@@ -9,20 +9,24 @@ managers, so an id of another tenant is "no such record" (422) too.
 
 from __future__ import annotations
 
-import json
+import base64
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
+import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.db import IntegrityError
-from django.db.models import QuerySet
+from django.db.models import BooleanField, DateTimeField, QuerySet
+from django.db.models.query import ValuesIterable
+from django.db.models.sql.constants import MULTI
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema, Status
@@ -34,8 +38,10 @@ from ninja.throttling import SimpleRateThrottle
 from ninja.utils import check_csrf
 from pydantic import AfterValidator, ConfigDict, StringConstraints, create_model
 
+from crm.core import crypto
 from crm.core.context import set_current_tenant
 from crm.core.errors import DomainError, ErrorCode, NotFoundError, PermissionDeniedError
+from crm.core.fields import EncryptedTextField
 from crm.core.pagination import Page, clamp_limit, paginate
 from crm.core.writes import field_error
 
@@ -193,14 +199,194 @@ def paginated(queryset: QuerySet[Any], params: ListParams) -> dict[str, Any]:
     }
 
 
+# --- rows ready to render -----------------------------------------------------------------------
+
+
+def json_datetime(value: datetime) -> str:
+    """A datetime as ninja's JSON renderer writes it (DjangoJSONEncoder: milliseconds, Z)."""
+    text = value.isoformat()
+    if value.microsecond:
+        text = text[:23] + text[26:]
+    if text.endswith("+00:00"):
+        text = text.removesuffix("+00:00") + "Z"
+    return text
+
+
+Converter = Callable[[Any], Any]
+# isoformat() precision as json_datetime writes it: milliseconds (truncated) only when non-zero.
+_TIMESPEC = ("seconds", "milliseconds")
+
+
+def _django_converter(compiler: Any, expression: Any) -> Converter | None:
+    """The backend's and the field's own converters of one column, chained (ORM semantics)."""
+    found = compiler.get_converters([expression])
+    if not found:
+        return None
+    converters, _expr = found[0]
+    connection = compiler.connection
+
+    def convert(value: Any) -> Any:
+        for converter in converters:
+            value = converter(value, expression, connection)
+        return value
+
+    return convert
+
+
+# crypto's first ciphertext format: v1:<key id>:<base64(12-byte nonce || sealed)>, AAD = key id.
+_V1 = "v1"
+_NONCE_BYTES = 12
+
+
+def _column_decryptor() -> Converter:
+    """crypto.decrypt for the values of one column, with one AES-GCM object per key.
+
+    crypto.decrypt builds the cipher object for every value (a third of its cost); the format
+    read here is crypto's "v1" one, and anything else goes through crypto.decrypt itself.
+    """
+    keys = crypto.field_keys()
+    ciphers: dict[str, AESGCM] = {}
+
+    def decrypt(value: str) -> str:
+        if not value:
+            return value
+        version, _sep, rest = value.partition(":")
+        key_id, _sep, payload = rest.partition(":")
+        key = keys.keys.get(key_id)
+        if version != _V1 or key is None or not payload:
+            return crypto.decrypt(value)  # raises DecryptionError as the ORM would
+        cipher = ciphers.get(key_id)
+        if cipher is None:
+            cipher = ciphers[key_id] = AESGCM(key)
+        blob = base64.b64decode(payload)
+        nonce, sealed = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]
+        return cipher.decrypt(nonce, sealed, key_id.encode()).decode("utf-8")
+
+    return decrypt
+
+
+def _json_converter(compiler: Any, expression: Any) -> Converter | None:
+    """How one selected column's database value becomes the value ninja would render.
+
+    Encrypted text is decrypted, booleans are booleans, datetimes become the renderer's string
+    (a naive UTC datetime from SQLite straight away, without making it aware first). Every
+    other column gets the ORM's own converters.
+    """
+    field = getattr(expression, "output_field", None)
+    if isinstance(field, EncryptedTextField):
+        return _column_decryptor()
+    if isinstance(field, BooleanField):
+        return bool
+    if isinstance(field, DateTimeField):
+        slow = _django_converter(compiler, expression)
+        # SQLite (and MySQL) hand back naive UTC datetimes, which the ORM would make aware.
+        naive_utc = settings.USE_TZ and compiler.connection.timezone_name == "UTC"
+
+        def convert(value: Any) -> Any:
+            if naive_utc and isinstance(value, datetime) and value.tzinfo is None:
+                return value.isoformat(timespec=_TIMESPEC[bool(value.microsecond)]) + "Z"
+            if slow is not None:
+                value = slow(value)
+            return json_datetime(value) if isinstance(value, datetime) else value
+
+        return convert
+    return _django_converter(compiler, expression)
+
+
+class JsonValuesIterable(ValuesIterable):
+    """`.values()` rows whose values are already what ninja's JSON renderer would write.
+
+    The ORM's per-value converter machinery (parse a datetime, make it aware, then format it
+    again for JSON) is most of a list request's CPU time; this reads each column straight into
+    its rendered form. None stays None. Used by `json_values`.
+    """
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        queryset = self.queryset
+        query = queryset.query
+        compiler = query.get_compiler(queryset.db)
+        if query.selected:
+            names = list(query.selected)
+        else:
+            names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        results = compiler.execute_sql(
+            MULTI, chunked_fetch=self.chunked_fetch, chunk_size=self.chunk_size
+        )
+        columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        if compiler.has_composite_fields(columns):  # pragma: no cover - no composite keys here
+            raise NotImplementedError("json_values does not read composite primary keys")
+        converters = [_json_converter(compiler, column) for column in columns]
+        spec = [(i, name, converters[i]) for i, name in enumerate(names)]
+        for chunk in results:
+            for row in chunk:
+                yield {
+                    name: row[i] if convert is None or row[i] is None else convert(row[i])
+                    for i, name, convert in spec
+                }
+
+
+def json_values(values: QuerySet[Any, dict[str, Any]]) -> QuerySet[Any, dict[str, Any]]:
+    """A `.values(...)` queryset whose rows have every value ready to render as JSON (above).
+
+    Slicing, filtering and pagination work on it as on the values queryset it came from.
+    """
+    if values._iterable_class is not ValuesIterable:
+        raise TypeError("json_values() takes a .values(...) queryset")
+    rendered = values.all()
+    rendered._iterable_class = JsonValuesIterable
+    return rendered
+
+
+def out_fields(schema: type[Schema]) -> tuple[str, ...]:
+    """The fields of an Out schema, in the order its answers list them."""
+    return tuple(schema.model_fields)
+
+
+def shaped_items(
+    rows: Iterable[dict[str, Any]],
+    fields: Sequence[str],
+    *,
+    tag_ids: Mapping[int, list[int]] | None = None,
+    convert: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """`json_values` rows as the items of an Out schema with `fields`, for `rendered_page`.
+
+    `tag_ids` fills the `tag_ids` field (record id -> sorted ids); `convert` applies what the
+    schema's resolvers and serializers would (masks without the `pii` scope, money as text) to
+    values that are not None. The tests compare every such list with the validated detail answers.
+    """
+    conversions = list((convert or {}).items())
+    items = []
+    for row in rows:
+        if tag_ids is not None:
+            row["tag_ids"] = tag_ids.get(row["id"], [])
+        for name, function in conversions:
+            if row[name] is not None:
+                row[name] = function(row[name])
+        items.append({name: row[name] for name in fields})
+    return items
+
+
+_ENCODER = NinjaJSONEncoder()
+# Datetimes (and whatever else orjson does not write itself) go through ninja's encoder, so that
+# they read exactly as on every other operation.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def render_json(body: Any) -> bytes:
+    """`body` as JSON (UTF-8, compact), values written as ninja's renderer writes them."""
+    return orjson.dumps(body, default=_ENCODER.default, option=_ORJSON_OPTIONS)
+
+
 def rendered_page(page: Page, items: list[dict[str, Any]]) -> HttpResponse:
     """A list answer from items already shaped as their Out schema, rendered without validation.
 
     Ninja passes a returned HttpResponse through as is: the per-row validation of the Out schema
-    (a third of a 50-row list request's CPU time) is skipped, and the document is rendered with
-    the encoder of ninja's JSON renderer, so it is byte for byte what the validated path gives.
-    Only for items built by a function whose output the tests compare with the validated path
-    (see `customers.schemas.contact_item`); the operation still declares its page schema.
+    (a third of a 50-row list request's CPU time) is skipped, and the document is written by
+    orjson (a tenth of the time of the json module), with every value as the validated path
+    writes it. Only for items built by a function whose output the tests compare with the
+    validated path (see `customers.schemas.contact_item`); the operation still declares its page
+    schema.
     """
     body = {
         "items": items,
@@ -209,9 +395,7 @@ def rendered_page(page: Page, items: list[dict[str, Any]]) -> HttpResponse:
         "offset": page.offset,
         "limit": page.limit,
     }
-    return HttpResponse(
-        json.dumps(body, cls=NinjaJSONEncoder), content_type="application/json; charset=utf-8"
-    )
+    return HttpResponse(render_json(body), content_type="application/json; charset=utf-8")
 
 
 @contextmanager

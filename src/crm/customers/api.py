@@ -12,10 +12,13 @@ from crm.core.api import (
     actor,
     created,
     has_scope,
+    json_values,
     no_content,
+    out_fields,
     page_params,
     paginated,
     rendered_page,
+    shaped_items,
 )
 from crm.core.api import responses as r
 from crm.customers import selectors, services
@@ -42,6 +45,8 @@ from crm.customers.schemas import (
 
 router = Router()
 RELATIONS = ("account_id", "owner_id", "tag_ids")
+ACCOUNT_FIELDS = out_fields(AccountOut)
+ACCOUNT_COLUMNS = tuple(name for name in ACCOUNT_FIELDS if name != "tag_ids")
 
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -50,9 +55,12 @@ RELATIONS = ("account_id", "owner_id", "tag_ids")
 @router.get(
     "/accounts", response=r({200: AccountPage}), operation_id="account_list", tags=["accounts"]
 )
-def account_list(request: HttpRequest, filters: Query[AccountFilter]) -> dict[str, Any]:
+def account_list(request: HttpRequest, filters: Query[AccountFilter]) -> HttpResponse:
+    # As the contact list below: JSON-ready rows, no per-row validation.
     qs = selectors.account_list(actor=actor(request), **filters.selector_kwargs())
-    return paginated(selectors.with_tag_ids(qs), filters)
+    page = page_params(json_values(qs.values(*ACCOUNT_COLUMNS)), filters)
+    tags = selectors.tag_ids_by_record(Account, [row["id"] for row in page.items])
+    return rendered_page(page, shaped_items(page.items, ACCOUNT_FIELDS, tag_ids=tags))
 
 
 @router.post(
@@ -118,7 +126,9 @@ def contact_list(request: HttpRequest, filters: Query[ContactFilter]) -> HttpRes
     # tag ids in one query, items shaped without re-validation (ContactPage is still declared
     # and tests/customers pins list items == detail answers): half the CPU of the ORM path.
     qs = selectors.contact_list(actor=actor(request), **filters.selector_kwargs())
-    page = page_params(selectors.contact_list_values(qs, columns=CONTACT_COLUMNS), filters)
+    page = page_params(
+        json_values(selectors.contact_list_values(qs, columns=CONTACT_COLUMNS)), filters
+    )
     tags = selectors.tag_ids_by_record(Contact, [row["id"] for row in page.items])
     pii = has_scope(request, "pii")
     return rendered_page(

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status
+from pydantic import TypeAdapter
 
-from crm.core.api import Id, ListParams, actor, body_reference, created, no_content, paginated
+from crm.core.api import (
+    Id,
+    ListParams,
+    actor,
+    body_reference,
+    created,
+    has_scope,
+    json_values,
+    mask_email,
+    mask_phone,
+    no_content,
+    out_fields,
+    page_params,
+    paginated,
+    rendered_page,
+    shaped_items,
+)
 from crm.core.api import responses as r
-from crm.customers.selectors import with_tag_ids
+from crm.customers.selectors import tag_ids_by_record
 from crm.sales import selectors, services
 from crm.sales.models import (
     Lead,
@@ -22,6 +39,7 @@ from crm.sales.models import (
     StageChange,
 )
 from crm.sales.schemas import (
+    Cents,
     LeadFilter,
     LeadIn,
     LeadOut,
@@ -76,13 +94,26 @@ OPPORTUNITY_RELATIONS = (
 )
 ORDER_RELATIONS = ("contact_id", "account_id", "opportunity_id", "owner_id", "lines")
 
+# The lead and opportunity lists read rows as JSON-ready dicts of the Out schemas' columns and
+# render them without per-row validation (see crm.core.api.rendered_page); tests/api pins that
+# every item equals the record's detail answer.
+LEAD_FIELDS = out_fields(LeadOut)
+LEAD_COLUMNS = tuple(name for name in LEAD_FIELDS if name != "tag_ids")
+LEAD_MASKS = {"email": mask_email, "phone": mask_phone}
+OPPORTUNITY_FIELDS = out_fields(OpportunityOut)
+OPPORTUNITY_COLUMNS = tuple(name for name in OPPORTUNITY_FIELDS if name != "tag_ids")
+OPPORTUNITY_CONVERT = {"amount": TypeAdapter(Cents).dump_python}  # "12.50", as OpportunityOut
+
 # --- leads --------------------------------------------------------------------------------------
 
 
 @router.get("/leads", response=r({200: LeadPage}), operation_id="lead_list", tags=["leads"])
-def lead_list(request: HttpRequest, filters: Query[LeadFilter]) -> dict[str, Any]:
+def lead_list(request: HttpRequest, filters: Query[LeadFilter]) -> HttpResponse:
     qs = selectors.lead_list(actor=actor(request), **filters.selector_kwargs())
-    return paginated(with_tag_ids(qs), filters)
+    page = page_params(json_values(qs.values(*LEAD_COLUMNS)), filters)
+    tags = tag_ids_by_record(Lead, [row["id"] for row in page.items])
+    masks = {} if has_scope(request, "pii") else LEAD_MASKS
+    return rendered_page(page, shaped_items(page.items, LEAD_FIELDS, tag_ids=tags, convert=masks))
 
 
 @router.post("/leads", response=r({201: LeadOut}), operation_id="lead_create", tags=["leads"])
@@ -230,9 +261,12 @@ OPP = ["opportunities"]
     operation_id="opportunity_list",
     tags=OPP,
 )
-def opportunity_list(request: HttpRequest, filters: Query[OpportunityFilter]) -> dict[str, Any]:
+def opportunity_list(request: HttpRequest, filters: Query[OpportunityFilter]) -> HttpResponse:
     qs = selectors.opportunity_list(actor=actor(request), **filters.selector_kwargs())
-    return paginated(with_tag_ids(qs), filters)
+    page = page_params(json_values(qs.values(*OPPORTUNITY_COLUMNS)), filters)
+    tags = tag_ids_by_record(Opportunity, [row["id"] for row in page.items])
+    items = shaped_items(page.items, OPPORTUNITY_FIELDS, tag_ids=tags, convert=OPPORTUNITY_CONVERT)
+    return rendered_page(page, items)
 
 
 @router.post(
