@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_api import crm_env as api_env
+
 N = int(os.environ.get("BENCH_CONTACTS", "500000"))
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "dedupe.json"
@@ -40,17 +43,7 @@ def log(message: str) -> None:
 
 
 def crm_env(data_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"CRM_DATABASE_URL", "CRM_REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-    }
-    env.update(
-        CRM_DATA_DIR=str(data_dir),
-        DJANGO_SETTINGS_MODULE="crm.settings",
-        CRM_LOG_LEVEL="ERROR",
-    )
-    return env
+    return {**api_env(data_dir), "CRM_LOG_LEVEL": "ERROR"}
 
 
 def prepare() -> tuple[Path, bool]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import secrets
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from crm.core.context import tenant_context
 from crm.core.errors import NotFoundError
+from crm.core.timezones import time_zone_names
 from crm.core.writes import field_error, snapshot
 from crm.events.crud import save_changes
 from crm.events.services import record_written
@@ -37,12 +36,6 @@ from crm.tenancy.selectors import token_hash
 TOKEN_PREFIX = "crm_"  # noqa: S105  # nosec B105
 API_SCOPES = frozenset({"read", "write", "pii"})
 TENANT_FIELDS = ("name", "time_zone", "currency", "language")
-
-
-@lru_cache(maxsize=1)
-def _time_zone_names() -> frozenset[str]:
-    """The IANA names, read from the tz database once per process."""
-    return frozenset(zoneinfo.available_timezones())
 
 
 @transaction.atomic
@@ -83,7 +76,7 @@ def tenant_profile_update(*, actor: Membership, values: Mapping[str, Any]) -> Te
             raise field_error(key, _("This field cannot be set."))
         setattr(tenant, key, value)
     time_zone = tenant.time_zone.strip()
-    if time_zone and time_zone not in _time_zone_names():
+    if time_zone and time_zone not in time_zone_names():
         raise field_error("time_zone", _("Unknown time zone."))
     if not tenant.time_zone:
         raise field_error("time_zone", _("This field is required."))

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_noop
 
 from crm.activities.models import ActivityKind, TaskStatus
 from crm.core.errors import DomainError
+from crm.core.timezones import time_zone_names
 from crm.customers.models import Channel
 from crm.customers.selectors import tag_list
 from crm.sales.models import LeadStatus, OrderStatus, Priority
@@ -26,7 +27,6 @@ from crm.sales.selectors import pipeline_list, product_list, stage_list
 from crm.tenancy.models import Role
 from crm.tenancy.selectors import team_list
 from crm.web.selectors import active_members
-from crm.web.timezones import time_zone_names
 
 LABELS: dict[str, Any] = {
     "name": _("Name"),

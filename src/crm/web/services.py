@@ -18,12 +18,12 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from crm.core.errors import DomainError, NotFoundError
+from crm.core.timezones import time_zone_names
 from crm.core.writes import field_error, snapshot
 from crm.events.crud import restore, save_changes, save_new
 from crm.tenancy.models import Membership
 from crm.tenancy.permissions import can_see_owner, require_write
 from crm.web.models import ListColumns, SavedView, UserPreference
-from crm.web.timezones import time_zone_names
 
 # --- member preferences -------------------------------------------------------------------------
 

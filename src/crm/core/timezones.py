@@ -1,4 +1,5 @@
-"""The IANA time zone names, read from the tz database once per process."""
+"""The IANA time zone names, read from the tz database once per process (tenant settings,
+member preferences and their forms check against the same list)."""
 
 from __future__ import annotations
 
