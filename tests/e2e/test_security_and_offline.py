@@ -127,7 +127,7 @@ def test_last_viewed_records_read_offline_and_are_forgotten_on_sign_out(
     b.context.set_offline(False)
 
     b.goto("/")
-    page.locator(".navbar .dropdown-toggle").click()
+    page.locator(".navbar .member-menu").click()
     page.locator("button[data-clear-offline]").click()
     page.wait_for_url(re.compile(r"/login/\?signed_out=1$"))
     page.wait_for_function(
