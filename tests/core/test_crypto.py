@@ -69,3 +69,15 @@ def test_key_file_is_created_once_with_private_permissions(tmp_path) -> None:
     second = load_field_keys(None, path)
     assert first == second
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_blind_index_is_the_keyed_hmac_stored_rows_were_indexed_with() -> None:
+    """Rows written by earlier versions must still be found: HMAC-SHA256 of "kind:value"."""
+    import hashlib
+    import hmac
+
+    keys = parse_key_material(generate_key_material())
+    message = b"phone:+8613800138000"
+    expected = hmac.new(keys.index_key, message, hashlib.sha256).hexdigest()[:32]
+    assert blind_index_with(keys, "phone", "+8613800138000") == expected
+    assert blind_index_with(keys, "email", "+8613800138000") != expected
