@@ -11,7 +11,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.errors import ConflictError
+from crm.core.errors import ConflictError, NotFoundError
 from crm.core.writes import editable_field_names, field_error, snapshot
 from crm.customers.models import Account, Contact
 from crm.customers.services import (
@@ -43,7 +43,12 @@ from crm.sales.models import (
 )
 from crm.sales.stats import rebuild, refold
 from crm.tenancy.models import Membership, Team
-from crm.tenancy.permissions import require_admin, require_editable, require_write
+from crm.tenancy.permissions import (
+    can_see_owner,
+    require_admin,
+    require_editable,
+    require_write,
+)
 
 LEAD_FIELDS = (
     "name",
@@ -132,6 +137,21 @@ def lead_update(
 def lead_delete(*, actor: Membership, lead: Lead) -> None:
     require_editable(actor, lead.owner)
     soft_delete(actor, lead)
+
+
+def _require_restorable(actor: Membership, owner: Membership | None) -> None:
+    """A role that may write, and a record it could see: one it cannot see is "not found"."""
+    require_write(actor)
+    if not can_see_owner(actor, owner):
+        raise NotFoundError("Not found.")
+
+
+@transaction.atomic
+def lead_restore(*, actor: Membership, lead: Lead) -> Lead:
+    """Undo `lead_delete` (the lead comes from a selector of deleted records)."""
+    _require_restorable(actor, lead.owner)
+    restore(actor, lead)
+    return lead
 
 
 # --- pipelines and stages -----------------------------------------------------------------------
@@ -367,6 +387,15 @@ def opportunity_delete(*, actor: Membership, opportunity: Opportunity) -> None:
     require_editable(actor, opportunity.owner)
     soft_delete(actor, opportunity)
     refold([opportunity.pk])
+
+
+@transaction.atomic
+def opportunity_restore(*, actor: Membership, opportunity: Opportunity) -> Opportunity:
+    """Undo `opportunity_delete`; the deal counts in the stored funnel figures again."""
+    _require_restorable(actor, opportunity.owner)
+    restore(actor, opportunity)
+    refold([opportunity.pk])
+    return opportunity
 
 
 # --- products -----------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from crm.sales import selectors as sales_selectors
 from crm.sales import services as sales_services
 from crm.tenancy.models import Membership
 from crm.web import forms as web_forms
-from crm.web import services as web_services
 from crm.web.selectors import active_members, deleted_record_get
 
 Params = Mapping[str, str]
@@ -127,14 +126,14 @@ def tag_ids_of(data: Mapping[str, Any]) -> list[int] | None:
     return [t.pk for t in data["tags"]] if "tags" in data else None
 
 
-def restorer(record_type: str) -> Callable[[Membership, int], Any]:
-    """The undo of a deleted lead or opportunity (web.services until crm.sales has its own)."""
+def lead_restore(actor: Membership, pk: int) -> Any:
+    lead = deleted_record_get(actor=actor, record_type="lead", record_id=pk)
+    return sales_services.lead_restore(actor=actor, lead=lead)
 
-    def restore(actor: Membership, pk: int) -> Any:
-        record = deleted_record_get(actor=actor, record_type=record_type, record_id=pk)
-        return web_services.record_restore(actor=actor, record=record)
 
-    return restore
+def opportunity_restore(actor: Membership, pk: int) -> Any:
+    opportunity = deleted_record_get(actor=actor, record_type="opportunity", record_id=pk)
+    return sales_services.opportunity_restore(actor=actor, opportunity=opportunity)
 
 
 def account_restore(actor: Membership, pk: int) -> Any:

@@ -31,14 +31,15 @@ from crm.web.kind_base import (
     activity_restore,
     choices_of,
     contact_restore,
+    lead_restore,
     member_choices,
+    opportunity_restore,
     order_restore,
     param_bool,
     param_int,
     param_text,
     pk_of,
     product_restore,
-    restorer,
     stage_choices,
     tag_choices,
     tag_ids_of,
@@ -284,7 +285,7 @@ LEAD = Kind(
     ),
     bulk_actions=("owner", "tag", "delete"),
     timeline=True,
-    restore=restorer("lead"),
+    restore=lead_restore,
 )
 
 # --- opportunities ------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ OPPORTUNITY = Kind(
     ),
     bulk_actions=("owner", "tag", "delete"),
     timeline=True,
-    restore=restorer("opportunity"),
+    restore=opportunity_restore,
 )
 
 # --- activities ---------------------------------------------------------------------------------

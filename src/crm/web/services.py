@@ -3,9 +3,8 @@ tables), and bulk actions, which apply one of the apps' services to each chosen 
 
 Every other write a page makes calls a domain app's services, as the API does: the tenant
 profile, invitations and team names are in crm.tenancy.services, the undo of a deleted account
-or contact in crm.customers.services, of an activity or task in crm.activities.services, of an
-order in crm.sales.services. The one exception left is `record_restore`, the undo of a deleted
-lead or opportunity, which stays here until crm.sales.services has its own.
+or contact in crm.customers.services, of an activity or task in crm.activities.services, of a
+lead, opportunity or order in crm.sales.services.
 """
 
 from __future__ import annotations
@@ -20,9 +19,8 @@ from django.utils.translation import gettext as _
 from crm.core.errors import DomainError, NotFoundError
 from crm.core.timezones import time_zone_names
 from crm.core.writes import field_error, snapshot
-from crm.events.crud import restore, save_changes, save_new
+from crm.events.crud import save_changes, save_new
 from crm.tenancy.models import Membership
-from crm.tenancy.permissions import can_see_owner, require_write
 from crm.web.models import ListColumns, SavedView, UserPreference
 
 # --- member preferences -------------------------------------------------------------------------
@@ -92,16 +90,6 @@ def saved_view_delete(*, actor: Membership, view: SavedView) -> None:
 
 
 @transaction.atomic
-def record_restore(*, actor: Membership, record: models.Model) -> models.Model:
-    """Undo a soft delete of a lead or opportunity the actor may edit (the record comes from
-    selectors.deleted_record_get). Accounts and contacts: crm.customers.services."""
-    require_write(actor)
-    if not can_see_owner(actor, getattr(record, "owner", None)):
-        raise NotFoundError("Not found.")
-    restore(actor, record)
-    return record
-
-
 @dataclass
 class BulkResult:
     done: int = 0
