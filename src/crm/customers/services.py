@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.core import crypto
-from crm.core.errors import NotFoundError
 from crm.core.normalise import (
     InvalidValueError,
     name_key,
@@ -24,7 +23,11 @@ from crm.events.crud import assign, hard_delete, resolve, resolve_owner, save_ch
 from crm.events.crud import restore as _restore
 from crm.events.crud import soft_delete as _soft_delete
 from crm.tenancy.models import Membership
-from crm.tenancy.permissions import can_see_owner, require_editable, require_write
+from crm.tenancy.permissions import (
+    require_editable,
+    require_restorable,
+    require_write,
+)
 
 ACCOUNT_FIELDS = (
     "name",
@@ -110,13 +113,6 @@ def tags_set(instance: Any, tag_ids: Iterable[int] | None) -> None:
     instance.tags.set(tags)
 
 
-def _require_restorable(actor: Membership, owner: Membership | None) -> None:
-    """A role that may write, and a record it could see: one it cannot see is "not found"."""
-    require_write(actor)
-    if not can_see_owner(actor, owner):
-        raise NotFoundError("Not found.")
-
-
 # --- accounts -----------------------------------------------------------------------------------
 
 
@@ -167,7 +163,7 @@ def account_delete(*, actor: Membership, account: Account) -> None:
 @transaction.atomic
 def account_restore(*, actor: Membership, account: Account) -> Account:
     """Undo `account_delete` (the account comes from a selector of deleted records)."""
-    _require_restorable(actor, account.owner)
+    require_restorable(actor, account.owner)
     _restore(actor, account)
     return account
 
@@ -237,7 +233,7 @@ def contact_delete(*, actor: Membership, contact: Contact) -> None:
 @transaction.atomic
 def contact_restore(*, actor: Membership, contact: Contact) -> Contact:
     """Undo `contact_delete` (the contact comes from a selector of deleted records)."""
-    _require_restorable(actor, contact.owner)
+    require_restorable(actor, contact.owner)
     _restore(actor, contact)
     return contact
 

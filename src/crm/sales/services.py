@@ -11,7 +11,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.errors import ConflictError, NotFoundError
+from crm.core.errors import ConflictError
 from crm.core.writes import editable_field_names, field_error, snapshot
 from crm.customers.models import Account, Contact
 from crm.customers.services import (
@@ -44,9 +44,9 @@ from crm.sales.models import (
 from crm.sales.stats import rebuild, refold
 from crm.tenancy.models import Membership, Team
 from crm.tenancy.permissions import (
-    can_see_owner,
     require_admin,
     require_editable,
+    require_restorable,
     require_write,
 )
 
@@ -139,17 +139,10 @@ def lead_delete(*, actor: Membership, lead: Lead) -> None:
     soft_delete(actor, lead)
 
 
-def _require_restorable(actor: Membership, owner: Membership | None) -> None:
-    """A role that may write, and a record it could see: one it cannot see is "not found"."""
-    require_write(actor)
-    if not can_see_owner(actor, owner):
-        raise NotFoundError("Not found.")
-
-
 @transaction.atomic
 def lead_restore(*, actor: Membership, lead: Lead) -> Lead:
     """Undo `lead_delete` (the lead comes from a selector of deleted records)."""
-    _require_restorable(actor, lead.owner)
+    require_restorable(actor, lead.owner)
     restore(actor, lead)
     return lead
 
@@ -392,7 +385,7 @@ def opportunity_delete(*, actor: Membership, opportunity: Opportunity) -> None:
 @transaction.atomic
 def opportunity_restore(*, actor: Membership, opportunity: Opportunity) -> Opportunity:
     """Undo `opportunity_delete`; the deal counts in the stored funnel figures again."""
-    _require_restorable(actor, opportunity.owner)
+    require_restorable(actor, opportunity.owner)
     restore(actor, opportunity)
     refold([opportunity.pk])
     return opportunity

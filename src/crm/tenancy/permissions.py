@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from crm.core.errors import PermissionDeniedError
+from crm.core.errors import NotFoundError, PermissionDeniedError
 from crm.tenancy.models import Membership, Visibility
 
 
@@ -42,6 +42,14 @@ def require_editable(actor: Membership, owner: Membership | None) -> None:
     require_write(actor)
     if not can_see_owner(actor, owner):
         raise PermissionDeniedError(_("You cannot change this record."))
+
+
+def require_restorable(actor: Membership, owner: Membership | None) -> None:
+    """For an undo of a delete: a role that may write, and a record it could see (one it cannot
+    see is "not found", as everywhere else)."""
+    require_write(actor)
+    if not can_see_owner(actor, owner):
+        raise NotFoundError("Not found.")
 
 
 def require_admin(actor: Membership) -> None:
