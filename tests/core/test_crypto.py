@@ -81,3 +81,35 @@ def test_blind_index_is_the_keyed_hmac_stored_rows_were_indexed_with() -> None:
     expected = hmac.new(keys.index_key, message, hashlib.sha256).hexdigest()[:32]
     assert blind_index_with(keys, "phone", "+8613800138000") == expected
     assert blind_index_with(keys, "email", "+8613800138000") != expected
+
+
+def test_nonces_never_repeat_across_draws_threads_and_a_forked_child() -> None:
+    import os
+    import threading
+
+    keys = FieldKeys("k1", {"k1": bytes(32)}, bytes(32))
+
+    def nonce(token: str) -> bytes:
+        return base64.b64decode(token.split(":", 2)[2])[:12]
+
+    seen = [nonce(encrypt_with(keys, "x")) for _ in range(3_000)]  # > one draw
+    in_thread: list[bytes] = []
+    worker = threading.Thread(
+        target=lambda: in_thread.extend(nonce(encrypt_with(keys, "x")) for _ in range(50))
+    )
+    worker.start()
+    worker.join()
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child draws from the pool its parent was using when it forked
+        os.write(writer, b"".join(nonce(encrypt_with(keys, "x")) for _ in range(50)))
+        os._exit(0)
+    os.waitpid(child, 0)
+    from_child = os.read(reader, 50 * 12)
+    os.close(reader)
+    os.close(writer)
+    parent_next = [nonce(encrypt_with(keys, "x")) for _ in range(50)]
+    child_nonces = [from_child[i : i + 12] for i in range(0, len(from_child), 12)]
+    everything = seen + in_thread + child_nonces + parent_next
+    assert len(child_nonces) == 50
+    assert len(set(everything)) == len(everything)

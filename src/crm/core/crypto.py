@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _VERSION = "v1"
 _NONCE_BYTES = 12
+_NONCES_PER_DRAW = 1024
 
 
 class DecryptionError(ValueError):
@@ -95,9 +97,39 @@ def _cipher(key: bytes) -> AESGCM:
     return AESGCM(key)
 
 
+class _NoncePool(threading.local):
+    """Random nonces drawn from the OS in blocks: one getrandom call per 1,024 values.
+
+    A nonce per call cost a system call (about 5 µs) on every encrypted value; a bulk import
+    encrypts two or three per row. The bytes are the same CSPRNG's, so nonces stay as unique
+    as one draw each. A pool belongs to one thread, and a forked child starts with an empty
+    one, so two processes or threads never hand out the same bytes.
+    """
+
+    def __init__(self) -> None:
+        self.block = b""
+        self.offset = 0
+
+    def take(self) -> bytes:
+        if self.offset >= len(self.block):
+            self.block = os.urandom(_NONCE_BYTES * _NONCES_PER_DRAW)
+            self.offset = 0
+        start = self.offset
+        self.offset = start + _NONCE_BYTES
+        return self.block[start : self.offset]
+
+    def forget(self) -> None:
+        self.block = b""
+        self.offset = 0
+
+
+_nonces = _NoncePool()
+os.register_at_fork(after_in_child=_nonces.forget)
+
+
 def encrypt_with(keys: FieldKeys, plaintext: str) -> str:
     key_id = keys.active_key_id
-    nonce = secrets.token_bytes(_NONCE_BYTES)
+    nonce = _nonces.take()
     sealed = _cipher(keys.keys[key_id]).encrypt(nonce, plaintext.encode("utf-8"), key_id.encode())
     return f"{_VERSION}:{key_id}:{_b64(nonce + sealed)}"
 
