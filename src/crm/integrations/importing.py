@@ -1,6 +1,7 @@
 """The import engine: mapping suggestions, preview, and the resumable batch runner.
 
-A run reads the file as a stream and handles it in batches (2,000 rows by default). Each batch
+A run reads the file as a stream and handles it in batches (sized from the file: see
+crm.integrations.bulk.batch_rows). Each batch
 is prepared (parse, normalise, validate: no database), resolved and matched against existing
 records (a few indexed queries), then written in ONE transaction together with its row errors,
 one audit link, one outbox event and the job's new position. The position update is
@@ -45,7 +46,7 @@ from crm.core.writes import diff, snapshot
 from crm.customers.models import Account
 from crm.events.models import OutboxEvent
 from crm.integrations import files
-from crm.integrations.bulk import bulk_insert
+from crm.integrations.bulk import batch_rows, bulk_insert, import_connection
 from crm.integrations.models import (
     DuplicatePolicy,
     ImportJob,
@@ -681,20 +682,22 @@ def _run_claimed(job: ImportJob, worker: str) -> None:
     group_column = job.mapping.index(target.group_key) if target.group_key in job.mapping else None
     run_started = time.monotonic()
     run_rows = 0
-    chunks = batches(iter_rows(path, info, start=job.position), job.batch_size, group_column)
-    for raw, prepared in prepared_ahead(chunks, target, job.mapping, ctx):
-        result = process_batch(job, target, raw, ctx, prepared)
-        commit_batch(
-            job,
-            target,
-            result,
-            ctx,
-            consumed=len(raw),
-            worker=worker,
-            run_rows=run_rows,
-            run_started=run_started,
-        )
-        run_rows += len(raw)
+    size = batch_rows(job.batch_size, job.total_rows)
+    chunks = batches(iter_rows(path, info, start=job.position), size, group_column)
+    with import_connection():
+        for raw, prepared in prepared_ahead(chunks, target, job.mapping, ctx):
+            result = process_batch(job, target, raw, ctx, prepared)
+            commit_batch(
+                job,
+                target,
+                result,
+                ctx,
+                consumed=len(raw),
+                worker=worker,
+                run_rows=run_rows,
+                run_started=run_started,
+            )
+            run_rows += len(raw)
     _finish(job, worker, JobStatus.DONE, "")
     if target.key == "opportunity" and not job.dry_run:
         # deals were written in bulk: fold them into the dashboard's stored funnel figures

@@ -91,7 +91,8 @@ class ImportJob(TenantModel):
     # what to do with it
     mapping = models.JSONField(default=list)  # one field key (or "") per column
     options = models.JSONField(default=dict)
-    batch_size = models.PositiveIntegerField(default=2000)
+    #: rows per committed batch; 0: sized from the file (crm.integrations.bulk.batch_rows)
+    batch_size = models.PositiveIntegerField(default=0)
     # progress
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)

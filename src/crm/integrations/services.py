@@ -36,7 +36,7 @@ from crm.integrations.values import DATE_ORDERS
 from crm.tenancy.models import Membership
 from crm.tenancy.permissions import require_admin, require_write
 
-MAX_BATCH = 10_000
+MAX_BATCH = 20_000
 
 
 def _enqueue(task_name: str, *args: Any) -> None:
@@ -218,7 +218,7 @@ def import_start(*, actor: Membership, job: ImportJob, dry_run: bool = False) ->
     importing.check_mapping(target_for(job.target), job.headers, job.mapping)
     job.status = JobStatus.QUEUED
     job.dry_run = dry_run
-    job.batch_size = max(1, min(job.batch_size, MAX_BATCH))
+    job.batch_size = min(job.batch_size, MAX_BATCH)  # 0: sized from the file
     job.save(update_fields=["status", "dry_run", "batch_size", "updated_at"])
     record_written(
         actor=actor,

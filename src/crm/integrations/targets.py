@@ -30,7 +30,7 @@ from crm.core.normalise import (
 )
 from crm.customers.models import Account, Channel, Contact
 from crm.customers.services import apply_name_keys
-from crm.integrations.bulk import fast_clean, normalise_phone
+from crm.integrations.bulk import fast_clean, ids_where_in, normalise_phone
 from crm.integrations.values import (
     CellError,
     clean_text,
@@ -450,10 +450,7 @@ class Target:
             return
         # Most rows of a big import match nothing: probe the (tenant, column) index alone
         # (no table row is read), then read the few candidates in full.
-        candidates: list[int] = []
-        probe = base.model._default_manager.all()
-        for chunk in _chunks(sorted(wanted, key=str), 900):
-            candidates.extend(probe.filter(**{f"{column}__in": chunk}).values_list("id", flat=True))
+        candidates = ids_where_in(base.model, column, sorted(wanted, key=str))
         hits: dict[Any, dict[str, Any]] = {}
         for chunk in _chunks(sorted(candidates), 900):
             for hit in (
