@@ -9,13 +9,13 @@
 3. BENCH_CONTACTS new contacts are imported from CSV into that tenant by ``crm import_run`` in
    a child process: validation, normalisation, encryption, blind indexes, name keys and the
    duplicate check against the existing contacts. Measured: rows/s, the child's peak memory
-   (ru_maxrss), and the same for an import of a tenth of the rows (flat memory: both peaks
-   about the same).
+   (VmHWM), and the same for an import of a tenth of the rows in batches of the same size
+   (flat memory: both peaks about the same; the batch size, not the file, bounds it).
 4. The rows the import stored from the file's first BENCH_COMPARED_ROWS rows (default
-   200,000; all of them when smaller) are inserted with plain sqlite3 executemany, 2,000 rows
-   per transaction as the import's batches, into a copy of the database taken before step 3
-   (same table, indexes and existing rows; same page cache and mmap settings as the app's
-   connection): the fastest the database itself takes those rows. The ratio is the import's
+   200,000; all of them when smaller) are inserted with plain sqlite3 executemany, as many
+   rows per transaction as the import's batches, into a copy of the database taken before
+   step 3 (same table, indexes and existing rows; the page cache and mmap settings of the
+   import's connection): the fastest the database itself takes those rows. The ratio is the import's
    rows/s over those same first rows (from the moment its committed position passed them)
    over executemany rows/s. (Comparing a part keeps the whole script within its share of
    ``make bench``; the import itself always runs to the end.)
@@ -105,14 +105,16 @@ def contact_count() -> int:
 
 
 def child_import(
-    env: dict[str, str], job_id: int, db: Path, mark: int = 0
-) -> tuple[float, int, float]:
-    """Run `crm import_run` as a child: (seconds, its peak RSS in kB, seconds to row `mark`).
+    env: dict[str, str], job_id: int, db: Path, rows: int, mark: int = 0
+) -> tuple[float, int, float, dict[str, float]]:
+    """Run `crm import_run` as a child: (seconds, its peak RSS in kB, seconds to row `mark`,
+    its peak RSS in MB by the time a quarter, half, three quarters and all of `rows` were in).
 
     The peak is the child's own VmHWM, polled from /proc: ``ru_maxrss`` from wait4 would also
     count this (bigger) parent process, whose high-water mark Linux carries into a child
-    started by fork/vfork + exec. The time to row `mark` is when the job's recorded position
-    (committed batch by batch) first reaches it.
+    started by fork/vfork + exec. Times and shares of the rows go by the job's recorded
+    position (committed batch by batch). Flat memory: the peak stops growing once the first
+    batches are in.
     """
     from django.db import connection
 
@@ -124,6 +126,8 @@ def child_import(
     status_file = Path(f"/proc/{child.pid}/status")
     watch = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     peak_kb, mark_seconds = 0, 0.0
+    quarters = {"25%": rows // 4, "50%": rows // 2, "75%": rows * 3 // 4}
+    peak_at: dict[str, float] = {}
     while child.poll() is None:
         try:
             for line in status_file.read_text().splitlines():
@@ -131,18 +135,22 @@ def child_import(
                     peak_kb = max(peak_kb, int(line.split()[1]))
         except (FileNotFoundError, ProcessLookupError):
             pass
-        if mark and not mark_seconds:
-            row = watch.execute(
-                "SELECT position FROM integrations_importjob WHERE id = ?", [job_id]
-            ).fetchone()
-            if row and row[0] >= mark:
-                mark_seconds = time.perf_counter() - started
+        row = watch.execute(
+            "SELECT position FROM integrations_importjob WHERE id = ?", [job_id]
+        ).fetchone()
+        position = row[0] if row else 0
+        if mark and not mark_seconds and position >= mark:
+            mark_seconds = time.perf_counter() - started
+        for label, at in quarters.items():
+            if label not in peak_at and position >= at:
+                peak_at[label] = round(peak_kb / 1024, 1)
         time.sleep(0.1)
     watch.close()
     seconds = time.perf_counter() - started
     if child.returncode != 0:
         raise SystemExit(f"import_run failed with status {child.returncode}")
-    return seconds, peak_kb, mark_seconds or seconds
+    peak_at["100%"] = round(peak_kb / 1024, 1)
+    return seconds, peak_kb, mark_seconds or seconds, peak_at
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -160,18 +168,20 @@ def copy_database(source: Path, target: Path) -> None:
     os.sync()  # the copy's writeback must not slow down what is measured next
 
 
-def executemany_rate(db: Path, columns: list[str], rows: list[tuple[Any, ...]]) -> float:
+def executemany_rate(
+    db: Path, columns: list[str], rows: list[tuple[Any, ...]], batch: int, cache_kib: int
+) -> float:
     raw = sqlite3.connect(db)
     raw.executescript(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-64000;"
-        " PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;"
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+        f" PRAGMA mmap_size=268435456; PRAGMA cache_size=-{int(cache_kib)};"
     )
     marks = ", ".join("?" * len(columns))
     insert = f"INSERT INTO customers_contact ({', '.join(columns)}) VALUES ({marks})"  # nosec B608 - names from PRAGMA table_info
     started = time.perf_counter()
-    for start in range(0, len(rows), 2000):
+    for start in range(0, len(rows), batch):
         with raw:
-            raw.executemany(insert, rows[start : start + 2000])
+            raw.executemany(insert, rows[start : start + batch])
     rate = len(rows) / (time.perf_counter() - started)
     raw.close()
     return rate
@@ -198,6 +208,7 @@ def main() -> None:
 
     from crm.core.context import tenant_context
     from crm.integrations import services
+    from crm.integrations.bulk import IMPORT_CACHE_KIB, batch_rows
     from crm.integrations.export import Export
     from crm.integrations.export import write_csv as export_csv
     from crm.integrations.models import ImportJob
@@ -215,7 +226,7 @@ def main() -> None:
         exported = export_csv(export, data / "export.csv")
         export_seconds = time.perf_counter() - started
 
-    def queue(path: Path) -> int:
+    def queue(path: Path, batch_size: int = 0) -> int:
         with tenant_context(tenant.pk), path.open("rb") as handle:
             job = services.import_upload(
                 actor=admin, upload=handle, file_name=path.name, target="contact"
@@ -223,6 +234,9 @@ def main() -> None:
             services.import_configure(
                 actor=admin, job=job, options={"match_on": ["external_id", "email", "phone"]}
             )
+            if batch_size:
+                ImportJob.objects.filter(pk=job.pk).update(batch_size=batch_size)
+                job.refresh_from_db()
             services.import_start(actor=admin, job=job)
             return job.pk
 
@@ -239,7 +253,9 @@ def main() -> None:
     copy_database(data, copy)
 
     log(f"import of {N} rows")
-    seconds, peak_kb, mark_seconds = child_import(env, job_id, data / "crm.sqlite3", COMPARED)
+    seconds, peak_kb, mark_seconds, peak_at = child_import(
+        env, job_id, data / "crm.sqlite3", N, COMPARED
+    )
     with tenant_context(tenant.pk):
         job = ImportJob.objects.get(pk=job_id)
     import_rate = N / seconds
@@ -257,13 +273,17 @@ def main() -> None:
         external = columns.index("external_id")
         rows = [r for r in cursor.fetchall() if int(r[external][1:]) < COMPARED]
     connection.close()
-    raw_rate = executemany_rate(copy / "crm.sqlite3", columns, rows)
+    batch = batch_rows(0, N)  # the import's own batches, page cache as the import's run
+    raw_rate = executemany_rate(copy / "crm.sqlite3", columns, rows, batch, IMPORT_CACHE_KIB)
     del rows
     shutil.rmtree(copy, ignore_errors=True)
 
     log(f"import of {max(N // 10, 1)} rows (memory)")
-    small_id = queue(small_csv)
-    _small_seconds, small_peak_kb, _mark = child_import(env, small_id, data / "crm.sqlite3")
+    # the same batches as the big run: memory that grew with the file would show here
+    small_id = queue(small_csv, batch)
+    _small_seconds, small_peak_kb, _mark, _at = child_import(
+        env, small_id, data / "crm.sqlite3", max(N // 10, 1)
+    )
 
     result = {
         "contacts": N,
@@ -274,9 +294,11 @@ def main() -> None:
             "created": job.created_count,
             "skipped_or_failed": job.skipped_count + job.failed_count,
             "peak_rss_mb": round(peak_kb / 1024, 1),
+            "peak_rss_mb_by_share_of_rows_done": peak_at,
             "peak_rss_mb_tenth_of_the_rows": round(small_peak_kb / 1024, 1),
             "compared_rows": COMPARED,
             "rows_per_second_first_compared_rows": round(COMPARED / mark_seconds),
+            "rows_per_batch": batch,
             "sqlite_executemany_rows_per_second": round(raw_rate),
             "ratio_to_executemany": round(COMPARED / mark_seconds / raw_rate, 3),
         },
