@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed-stamp
 STATIC_STAMP := src/crm/web/static/vendor/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint format bench serve clean
+.PHONY: setup browser run test lint format bench serve clean
 
 setup: $(STAMP) $(STATIC_STAMP)
 
@@ -35,7 +35,10 @@ run: setup
 serve: setup
 	$(CRM) serve
 
-test: setup lint
+browser:
+	scripts/need_chromium.sh
+
+test: setup lint browser
 	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: setup
