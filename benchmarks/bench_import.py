@@ -106,9 +106,14 @@ def contact_count() -> int:
 
 def child_import(
     env: dict[str, str], job_id: int, db: Path, rows: int, mark: int = 0
-) -> tuple[float, int, float, dict[str, float]]:
+) -> tuple[float, int, float, dict[str, dict[str, float]]]:
     """Run `crm import_run` as a child: (seconds, its peak RSS in kB, seconds to row `mark`,
-    its peak RSS in MB by the time a quarter, half, three quarters and all of `rows` were in).
+    its peak memory in MB by the time a quarter, half, three quarters and all of `rows` were in).
+
+    Of each peak, `rss` is the whole resident set (with the pages of the database file that
+    SQLite maps into memory, which the kernel can drop at will) and `anon` the process's own
+    memory (Python objects and SQLite's page cache, both bounded by the batch size and
+    IMPORT_CACHE_KIB).
 
     The peak is the child's own VmHWM, polled from /proc: ``ru_maxrss`` from wait4 would also
     count this (bigger) parent process, whose high-water mark Linux carries into a child
@@ -125,14 +130,16 @@ def child_import(
     )
     status_file = Path(f"/proc/{child.pid}/status")
     watch = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    peak_kb, mark_seconds = 0, 0.0
+    peak_kb, anon_kb, mark_seconds = 0, 0, 0.0
     quarters = {"25%": rows // 4, "50%": rows // 2, "75%": rows * 3 // 4}
-    peak_at: dict[str, float] = {}
+    peak_at: dict[str, dict[str, float]] = {}
     while child.poll() is None:
         try:
             for line in status_file.read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     peak_kb = max(peak_kb, int(line.split()[1]))
+                elif line.startswith("RssAnon:"):
+                    anon_kb = max(anon_kb, int(line.split()[1]))
         except (FileNotFoundError, ProcessLookupError):
             pass
         row = watch.execute(
@@ -143,13 +150,13 @@ def child_import(
             mark_seconds = time.perf_counter() - started
         for label, at in quarters.items():
             if label not in peak_at and position >= at:
-                peak_at[label] = round(peak_kb / 1024, 1)
+                peak_at[label] = {"rss": round(peak_kb / 1024, 1), "anon": round(anon_kb / 1024, 1)}
         time.sleep(0.1)
     watch.close()
     seconds = time.perf_counter() - started
     if child.returncode != 0:
         raise SystemExit(f"import_run failed with status {child.returncode}")
-    peak_at["100%"] = round(peak_kb / 1024, 1)
+    peak_at["100%"] = {"rss": round(peak_kb / 1024, 1), "anon": round(anon_kb / 1024, 1)}
     return seconds, peak_kb, mark_seconds or seconds, peak_at
 
 

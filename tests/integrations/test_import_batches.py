@@ -84,3 +84,15 @@ def test_imported_personal_data_is_stored_encrypted_and_reads_back(world) -> Non
     assert raw_email.startswith("v1:") and "example" not in raw_email
     assert crypto.decrypt(raw_email) == "s3@example.com"
     assert crypto.decrypt(raw_phone) == "+8613900000003"
+
+
+def test_bulk_insert_returns_each_new_row_id_in_order(world) -> None:
+    """SQLite: ids worked out from the last one; PostgreSQL: RETURNING. Both must name the
+    rows just written, in the order given, after ids that were used and deleted."""
+    gone = contact_create(actor=world.admin, values={"name": "gone"})
+    Contact.all_tenants.filter(pk=gone.pk).delete()
+    rows = [{"name": f"批量{i}", "external_id": f"B{i}"} for i in range(2_500)]
+    ids = bulk.bulk_insert(Contact, rows, tenant_id=world.tenant.pk)
+    stored = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "external_id"))
+    assert [stored[i] for i in ids] == [f"B{i}" for i in range(2_500)]
+    assert min(ids) > gone.pk

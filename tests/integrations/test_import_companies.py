@@ -32,3 +32,16 @@ def test_existing_and_ambiguous_companies_resolve_the_same_in_every_batch(world)
     assert sorted(names) == sorted([f"甲{i}" for i in range(3)] + [f"乙{i}" for i in range(3)])
     assert Account.objects.filter(name="重名公司").count() == 2
     assert not Contact.objects.filter(name__startswith="丙").exists()
+
+
+def test_a_new_company_whose_first_rows_are_skipped_is_created_by_a_later_batch(world) -> None:
+    """Batch 1 plans 新公司 but only names it on a duplicate row (skipped); batch 2 names it
+    on a new contact: the company is created then, once, and linked."""
+    rows = [["姓名", "公司", "外部编号"], ["甲", "", "K1"], ["甲", "新公司", "K1"]]
+    rows += [["乙", "新公司", "K2"], ["丙", "新公司", "K3"]]
+    job = run_import(world.admin, csv_bytes(rows), batch_size=2)
+    assert (job.created_count, job.skipped_count) == (3, 1)
+    company = Account.objects.get(name="新公司")
+    linked = Contact.objects.filter(external_id__in=["K2", "K3"]).values_list("account_id")
+    assert set(linked) == {(company.pk,)}
+    assert Contact.objects.get(external_id="K1").account_id is None
