@@ -96,3 +96,12 @@ def test_bulk_insert_returns_each_new_row_id_in_order(world) -> None:
     stored = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "external_id"))
     assert [stored[i] for i in ids] == [f"B{i}" for i in range(2_500)]
     assert min(ids) > gone.pk
+
+
+@pytest.mark.parametrize("count", [0, 1, 999, 1000, 1001, 2500, 19_037])
+def test_statements_cover_every_row_once_in_a_few_shapes(count: int) -> None:
+    bounds = bulk.statement_bounds(count, 1000)
+    covered = [i for start, end in bounds for i in range(start, end)]
+    assert covered == list(range(count))
+    sizes = {end - start for start, end in bounds}
+    assert sizes <= {1000, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1}

@@ -41,6 +41,8 @@ MIN_BATCH_ROWS = 1_000
 MAX_BATCH_ROWS = 20_000
 #: an automatic batch is about this share of the file, so the progress bar moves in small steps
 BATCHES_PER_FILE = 25
+#: values per duplicate-probe statement (one statement shape, padded)
+PROBE_VALUES = 1_000
 #: page cache of the connection that runs an import on SQLite, in KiB (the app's is 64 MB)
 IMPORT_CACHE_KIB = 262_144
 
@@ -202,11 +204,14 @@ def ids_where_in(model: type[models.Model], column: str, values: Sequence[Any]) 
     assert model._meta.pk is not None
     table, pk = quote(model._meta.db_table), quote(str(model._meta.pk.column))
     tenant = quote(str(tenant_field.column))
-    per_statement = max(1, min(10_000, _max_query_params() - 1))
+    per_statement = max(1, min(PROBE_VALUES, _max_query_params() - 1))
     ids: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(values), per_statement):
             chunk = list(values[start : start + per_statement])
+            # always the same statement (NULL matches nothing): the driver caches each distinct
+            # statement it prepared, and one with thousands of parameters weighs megabytes
+            chunk += [None] * (per_statement - len(chunk))
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(
                 f"SELECT {pk} FROM {table} WHERE {tenant} = %s"  # noqa: S608  # nosec B608 - names from model meta
@@ -215,6 +220,26 @@ def ids_where_in(model: type[models.Model], column: str, values: Sequence[Any]) 
             )
             ids.extend(row[0] for row in cursor.fetchall())
     return ids
+
+
+def statement_bounds(count: int, per_statement: int) -> list[tuple[int, int]]:
+    """(start, end) of each INSERT: full statements, then the rest in powers of two.
+
+    So a run prepares a handful of distinct statements, not one per batch: the sqlite3 driver
+    keeps the last 128 it prepared, and one for a thousand rows of contacts weighs megabytes;
+    a new remainder size for every batch made a long import's memory grow with the file.
+    """
+    bounds, start = [], 0
+    while count - start >= per_statement:
+        bounds.append((start, start + per_statement))
+        start += per_statement
+    size = 1 << max(per_statement.bit_length() - 1, 0)
+    while start < count:
+        while size > count - start:
+            size >>= 1
+        bounds.append((start, start + size))
+        start += size
+    return bounds
 
 
 def _plain_rowid(model: type[models.Model]) -> bool:
@@ -245,8 +270,8 @@ def bulk_insert(
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     ids: list[int] = []
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
+        for start, end in statement_bounds(len(rows), per_statement):
+            chunk = rows[start:end]
             params: list[Any] = []
             for values in chunk:
                 params.extend([get(values) for get in getters])

@@ -46,7 +46,7 @@ from crm.core.writes import diff, snapshot
 from crm.customers.models import Account
 from crm.events.models import OutboxEvent
 from crm.integrations import files
-from crm.integrations.bulk import batch_rows, bulk_insert, import_connection
+from crm.integrations.bulk import batch_rows, bulk_insert, import_connection, statement_bounds
 from crm.integrations.models import (
     DuplicatePolicy,
     ImportJob,
@@ -471,7 +471,9 @@ def commit_batch(
         if not ctx.dry_run:
             write_batch(target, result, ctx)
             _trace(job, target, result, ctx, job.batches + 1)
-        ImportRowError.objects.bulk_create(_error_rows(job, result.rows))
+        errors = _error_rows(job, result.rows)
+        for start, end in statement_bounds(len(errors), 100):  # a few statement shapes only
+            ImportRowError.objects.bulk_create(errors[start:end])
         new_position = job.position + consumed
         elapsed = max(time.monotonic() - run_started, 1e-6)
         rate = (run_rows + consumed) / elapsed
