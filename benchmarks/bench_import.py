@@ -9,14 +9,15 @@
 3. BENCH_CONTACTS new contacts are imported from CSV into that tenant by ``crm import_run`` in
    a child process: validation, normalisation, encryption, blind indexes, name keys and the
    duplicate check against the existing contacts. Measured: rows/s, the child's peak memory
-   (VmHWM), and the same for an import of a tenth of the rows in batches of the same size
-   (flat memory: both peaks about the same; the batch size, not the file, bounds it).
+   (VmHWM, and at each quarter of the rows), and the same for an import of a tenth of the rows
+   in batches of the same size. Memory is bounded by the batch size and the import's page
+   cache, not by the file: it climbs while that cache fills, then stays.
 4. The rows the import stored from the file's first BENCH_COMPARED_ROWS rows (default
    200,000; all of them when smaller) are inserted with plain sqlite3 executemany, as many
    rows per transaction as the import's batches, into a copy of the database taken before
    step 3 (same table, indexes and existing rows; the page cache and mmap settings of the
-   import's connection): the fastest the database itself takes those rows. The ratio is the import's
-   rows/s over those same first rows (from the moment its committed position passed them)
+   import's connection): the fastest the database itself takes those rows. The ratio is the
+   import's rows/s over those same first rows (from the moment its committed position passed them)
    over executemany rows/s. (Comparing a part keeps the whole script within its share of
    ``make bench``; the import itself always runs to the end.)
 
@@ -118,8 +119,7 @@ def child_import(
     The peak is the child's own VmHWM, polled from /proc: ``ru_maxrss`` from wait4 would also
     count this (bigger) parent process, whose high-water mark Linux carries into a child
     started by fork/vfork + exec. Times and shares of the rows go by the job's recorded
-    position (committed batch by batch). Flat memory: the peak stops growing once the first
-    batches are in.
+    position (committed batch by batch).
     """
     from django.db import connection
 

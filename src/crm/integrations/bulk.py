@@ -1,10 +1,10 @@
 """The fast paths of a large import, each proven equal to the slow path by tests.
 
-* `bulk_insert`: bulk_create without building model instances: one multi-row
-  INSERT per chunk (RETURNING id, except on SQLite where the ids follow from the last one),
-  with each column's value prepared exactly as the model
-  field prepares it (encryption of EncryptedTextField, datetime adaptation, defaults,
-  auto_now). It returns the new ids in insertion order.
+* `bulk_insert`: bulk_create without building model instances: one multi-row INSERT per
+  chunk (RETURNING id, except on SQLite where the ids follow from the last one), with each
+  column's value prepared exactly as the model field prepares it (encryption of
+  EncryptedTextField, datetime adaptation, defaults, auto_now). It returns the new ids in
+  insertion order.
 * `normalise_phone`: mainland mobile numbers (by far the most common in a Chinese CRM) are
   checked against libphonenumber's own CN mobile pattern and formatted directly; everything
   else goes through crm.core.normalise.normalise_phone.
@@ -32,7 +32,6 @@ from django.db import connection, models
 from django.utils import timezone
 
 from crm.core import crypto
-from crm.core.context import current_tenant_id
 from crm.core.fields import EncryptedTextField
 from crm.core.normalise import normalise_phone as normalise_phone_slow
 
@@ -191,33 +190,31 @@ def ids_where_in(model: type[models.Model], column: str, values: Sequence[Any]) 
     """Ids of the current tenant's `model` rows whose `column` is one of `values`.
 
     The duplicate probe of an import: most rows of a big file match nothing, so only the
-    (tenant, column) index is read, in statements as long as the connection takes. The ORM
-    builds the same query but prepares each of the thousands of IN values one by one (half the
-    time of the probe). The tenant comes from the context as in TenantManager, which fails
-    closed when none is set.
+    (tenant, column) index is read. The statement is compiled once by the tenant manager (so
+    the tenant filter is the manager's, failing closed without a tenant) for PROBE_VALUES
+    stand-in values, then run with each chunk of real values in their places: the ORM would
+    otherwise prepare each of the thousands of IN values one by one (half the probe's time).
+    Always the same statement, padded with NULL (which matches nothing), because the driver
+    caches each distinct statement it prepared and one with a thousand parameters is heavy.
     """
     if not values:
         return []
-    quote = connection.ops.quote_name
-    field, tenant_field = model._meta.get_field(column), model._meta.get_field("tenant")
-    assert isinstance(field, models.Field) and isinstance(tenant_field, models.Field)
-    assert model._meta.pk is not None
-    table, pk = quote(model._meta.db_table), quote(str(model._meta.pk.column))
-    tenant = quote(str(tenant_field.column))
-    per_statement = max(1, min(PROBE_VALUES, _max_query_params() - 1))
+    size = max(1, min(PROBE_VALUES, _max_query_params() - 1))
+    stand_ins = [f"ids_where_in stand-in {i}" for i in range(size)]
+    query = model._default_manager.filter(**{f"{column}__in": stand_ins}).order_by()
+    query = query.values_list("pk")
+    sql, compiled = query.query.sql_with_params()
+    at_of = {value: at for at, value in enumerate(compiled) if isinstance(value, str)}
+    slots = [at_of[value] for value in stand_ins]  # where each stand-in sits in the params
+    params = list(compiled)
     ids: list[int] = []
     with connection.cursor() as cursor:
-        for start in range(0, len(values), per_statement):
-            chunk = list(values[start : start + per_statement])
-            # always the same statement (NULL matches nothing): the driver caches each distinct
-            # statement it prepared, and one with thousands of parameters weighs megabytes
-            chunk += [None] * (per_statement - len(chunk))
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT {pk} FROM {table} WHERE {tenant} = %s"  # noqa: S608  # nosec B608 - names from model meta
-                f" AND {quote(str(field.column))} IN ({marks})",
-                [current_tenant_id(), *chunk],
-            )
+        for start in range(0, len(values), size):
+            chunk = list(values[start : start + size])
+            chunk += [None] * (size - len(chunk))
+            for at, value in zip(slots, chunk, strict=True):
+                params[at] = value
+            cursor.execute(sql, params)
             ids.extend(row[0] for row in cursor.fetchall())
     return ids
 
@@ -264,8 +261,8 @@ def bulk_insert(
     # SQLite numbers the rows of one INSERT consecutively from one more than the largest id
     # (ever used, with Django's AUTOINCREMENT) while this transaction holds the write lock, so
     # the new ids follow from the last one. RETURNING would hand every id back through its own
-    # sqlite3_step, re-taking the
-    # GIL each time: a thousand hand-overs per statement while another thread runs Python.
+    # sqlite3_step, re-taking the GIL each time: a thousand hand-overs per statement while
+    # another thread runs Python.
     rowids_in_order = connection.vendor == "sqlite" and _plain_rowid(model)
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     ids: list[int] = []

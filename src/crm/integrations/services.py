@@ -18,6 +18,7 @@ from crm.core.errors import ConflictError, PermissionDeniedError
 from crm.core.writes import field_error
 from crm.events.services import record_written
 from crm.integrations import files, importing
+from crm.integrations.bulk import MAX_BATCH_ROWS
 from crm.integrations.models import (
     CandidateStatus,
     DuplicateCandidate,
@@ -35,8 +36,6 @@ from crm.integrations.targets import target_for
 from crm.integrations.values import DATE_ORDERS
 from crm.tenancy.models import Membership
 from crm.tenancy.permissions import require_admin, require_write
-
-MAX_BATCH = 20_000
 
 
 def _enqueue(task_name: str, *args: Any) -> None:
@@ -218,7 +217,7 @@ def import_start(*, actor: Membership, job: ImportJob, dry_run: bool = False) ->
     importing.check_mapping(target_for(job.target), job.headers, job.mapping)
     job.status = JobStatus.QUEUED
     job.dry_run = dry_run
-    job.batch_size = min(job.batch_size, MAX_BATCH)  # 0: sized from the file
+    job.batch_size = min(job.batch_size, MAX_BATCH_ROWS)  # 0: sized from the file
     job.save(update_fields=["status", "dry_run", "batch_size", "updated_at"])
     record_written(
         actor=actor,
