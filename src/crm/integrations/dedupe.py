@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from crm.core import crypto
-from crm.customers.models import Account, Contact
+from crm.customers.models import Contact
 from crm.integrations.models import (
     CandidateStatus,
     DuplicateCandidate,
@@ -155,8 +155,6 @@ class PeopleScanner:
 
     record_type = "contact"
     company_field = "account_id"
-    # narrow blocks over BLOCK_CAP to one company (people) or leave them out (accounts)
-    narrow_big_blocks = True
 
     def __init__(self) -> None:
         # ids whose email alias differs from their email index: {id: alias index or ""}
@@ -242,13 +240,11 @@ class PeopleScanner:
 
     def sized(self, members: list[Member]) -> Iterator[list[Member]]:
         """A group of records sharing a key as blocks: whole up to BLOCK_CAP; above, narrowed
-        to each company's first BLOCK_CAP records by id (accounts: left out)."""
+        to each company's first BLOCK_CAP records by id."""
         if len(members) < 2:
             return
         if len(members) <= BLOCK_CAP:
             yield members
-            return
-        if not self.narrow_big_blocks:
             return
         by_company: dict[Any, list[Member]] = defaultdict(list)
         for member in members:
@@ -342,6 +338,9 @@ class PeopleScanner:
                     yield [m for m in members if m is not None]
         self.seen.clear()
 
+    def score(self, a: Person, b: Person) -> tuple[int, list[str]]:
+        return score_pair(a, b)
+
     def blocks(self) -> Iterator[list[Member]]:
         yield from self.pass_blocks()  # first: it finds the aliases the evidence needs
         yield from self.exact_blocks("email_index")
@@ -370,51 +369,19 @@ class LeadScanner(PeopleScanner):
         return super().person({**row, "city": row.get("region", "")})
 
 
-class AccountScanner(PeopleScanner):
-    """Accounts block on the folded name and its pinyin; blocks over BLOCK_CAP are left out.
-
-    An account has no email, phone or company of its own, so no pair of accounts has the
-    second key score_pair asks for: the scan runs the same blocking and scores nothing.
-    """
-
-    record_type = "account"
-    company_field = "id"
-    narrow_big_blocks = False
-    columns = ("id", "name", "name_key", "pinyin_key", "city")
-
-    @property
-    def evidence_columns(self) -> tuple[str, ...]:
-        return ("id",)
-
-    def member(self, pk: int, values: Sequence[Any]) -> Member:
-        return (pk, (), None)  # person() below: no email, no phone, no company
-
-    def every(self) -> QuerySet[Any]:
-        return Account.objects.all()
-
-    def person(self, row: dict[str, Any]) -> Person:
-        return Person(
-            row["id"],
-            row["name"],
-            row["name_key"],
-            row["pinyin_key"],
-            "",
-            "",
-            "",
-            None,
-            row.get("city") or "",
-        )
-
-    def blocks(self) -> Iterator[list[Member]]:
-        yield from self.exact_blocks("name_key")
-        yield from self.exact_blocks("pinyin_key")
-
-
-SCANNERS: dict[str, Callable[[], PeopleScanner]] = {
+SCANNERS: dict[str, Callable[[], Any]] = {
     "contact": PeopleScanner,
     "lead": LeadScanner,
-    "account": AccountScanner,
+    "account": lambda: _account_scanner(),
 }
+
+
+def _account_scanner() -> Any:
+    """Names, phones and websites of companies: crm.integrations.dedupe_accounts (which builds
+    on this module, hence imported here)."""
+    from crm.integrations.dedupe_accounts import AccountScanner
+
+    return AccountScanner()
 
 
 def _raw(rows: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
@@ -440,7 +407,7 @@ def block_pairs(block: list[Member]) -> Iterator[Pair]:
             yield from combinations(sorted(set(ids)), 2)
 
 
-def find_pairs(scanner: PeopleScanner) -> dict[Pair, tuple[int, list[str]]]:
+def find_pairs(scanner: Any) -> dict[Pair, tuple[int, list[str]]]:
     """Every scored pair at or above MIN_SCORE: {(left, right): (score, reasons)}."""
     candidates: set[Pair] = set()
     for block in scanner.blocks():
@@ -452,7 +419,7 @@ def find_pairs(scanner: PeopleScanner) -> dict[Pair, tuple[int, list[str]]]:
             a, b = people.get(left), people.get(right)
             if a is None or b is None:
                 continue
-            score, reasons = score_pair(a, b)
+            score, reasons = scanner.score(a, b)
             if score >= MIN_SCORE:
                 found[(left, right)] = (score, reasons)
     return found
@@ -524,6 +491,8 @@ def matches_for(
     from crm.customers.services import apply_name_keys
 
     scanner = SCANNERS[record_type]()
+    if record_type == "account":
+        return scanner.matches(values, limit)
     holder: Any = type("Holder", (), {})()
     apply_name_keys(holder, str(values.get("name", "")))
     email_index = phone_index = ""

@@ -1,0 +1,272 @@
+"""Duplicate accounts: the same company entered twice under a longer or shorter name.
+
+People are matched on email and phone (crm.integrations.dedupe); companies rarely carry those,
+but their names are formal: "北京星辰科技有限公司", "星辰科技(北京)有限公司" and "星辰科技" name
+one company, as do "Acme, Inc." and "ACME Corporation". An account's keys are:
+
+* its *core name*: the name without legal form (有限公司, Co., Ltd., Inc. ...), bracketed
+  parts and a leading province or city;
+* its phone, digits only (a leading 86 / 0086 dropped);
+* its website's domain (www. and the path dropped), unless the site is a shared platform
+  (a shop on tmall.com, a page on weibo.com) that says nothing about who runs it.
+
+Records sharing a key form a block; pairs are scored by `score_accounts`. A core name alone
+is strong only within one city: Chinese company names are registered per region, so
+"星辰科技" in 北京 and in 深圳 may be two companies; such a pair still reaches the queue,
+with a lower score and the reason, for a person to decide.
+
+Accounts are far fewer than contacts, so the scan reads each account once and keeps the keys
+of all of them in memory (three short strings per account).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from rapidfuzz import fuzz
+
+from crm.customers.models import Account
+from crm.integrations.dedupe import BLOCK_CAP, CHUNK, MIN_SCORE
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# ASCII, full-width and lenticular brackets
+_BRACKETED = re.compile("[(\uff08\\[\u3010][^)\uff09\\]\u3011]*[)\uff09\\]\u3011]")
+_NOT_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
+# longest first: 股份有限公司 before 有限公司 before 公司
+_ZH_FORMS = (
+    "股份有限公司",
+    "有限责任公司",
+    "集团有限公司",
+    "有限公司",
+    "股份公司",
+    "集团公司",
+    "控股",
+    "集团",
+    "公司",
+)
+_LATIN_FORMS = frozenset(
+    _words(
+        "co company corp corporation inc incorporated ltd limited llc plc gmbh ag sa bv pte "
+        "group holding holdings"
+    )
+)
+_REGIONS = tuple(
+    sorted(
+        _words(
+            "北京 上海 天津 重庆 广州 深圳 杭州 南京 苏州 成都 武汉 西安 长沙 郑州 青岛 厦门 "
+            "宁波 无锡 合肥 福州 济南 大连 沈阳 哈尔滨 长春 昆明 南昌 南宁 贵阳 太原 石家庄 "
+            "兰州 海口 乌鲁木齐 呼和浩特 银川 西宁 拉萨 东莞 佛山 珠海 中山 温州 "
+            "广东 浙江 江苏 山东 河南 河北 湖北 湖南 四川 福建 安徽 江西 辽宁 吉林 黑龙江 "
+            "陕西 山西 云南 贵州 广西 海南 甘肃 青海 宁夏 新疆 西藏 内蒙古 香港 澳门 台湾"
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+#: websites that host many companies' pages: the same domain is no evidence there
+SHARED_SITES = frozenset(
+    _words(
+        "taobao.com tmall.com jd.com 1688.com alibaba.com weibo.com weixin.qq.com qq.com "
+        "douyin.com xiaohongshu.com linkedin.com facebook.com github.com wix.com "
+        "wordpress.com blogspot.com sites.google.com"
+    )
+)
+
+
+def company_core(name: str) -> str:
+    """The distinctive part of a company name.
+
+    北京星辰科技有限公司 → 星辰科技, Acme, Inc. → acme."""
+    text = unicodedata.normalize("NFKC", name).lower()
+    text = _BRACKETED.sub(" ", text)
+    words = [w for w in _NOT_WORD.split(text) if w]
+    while len(words) > 1 and words[-1] in _LATIN_FORMS:
+        words.pop()
+    core = "".join(words)
+    for _round in range(3):  # 北京星辰科技集团有限公司: region, then two forms
+        before = core
+        for form in _ZH_FORMS:
+            if core.endswith(form) and len(core) - len(form) >= 2:
+                core = core[: -len(form)]
+                break
+        for region in _REGIONS:
+            prefix = next(
+                (p for p in (region + "市", region + "省", region) if core.startswith(p)), ""
+            )
+            if prefix and len(core) - len(prefix) >= 2:
+                core = core[len(prefix) :]
+                break
+        if core == before:
+            break
+    return core
+
+
+def phone_digits(phone: str) -> str:
+    """Digits of a phone without the country code 86 and the trunk 0: the same number written
+    any way."""
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch.isdigit())
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) >= 7:
+            digits = digits[len(prefix) :]
+            break
+    digits = digits.lstrip("0")  # 010 8888 1234 and +86 10 8888 1234
+    return digits if len(digits) >= 7 else ""
+
+
+def website_domain(website: str) -> str:
+    """www.acme.com/about, https://acme.com → acme.com; "" for a shared platform or no site."""
+    text = website.strip().lower()
+    if not text:
+        return ""
+    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    host = host.removeprefix("www.").rstrip(".")
+    if "." not in host or host in SHARED_SITES:
+        return ""
+    if any(host.endswith("." + shared) for shared in SHARED_SITES):
+        return ""
+    return host
+
+
+@dataclass(frozen=True)
+class Company:
+    pk: int
+    name: str
+    core: str
+    phone: str
+    domain: str
+    city: str
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Company:
+        return cls(
+            row["id"],
+            row["name"],
+            company_core(row["name"]),
+            phone_digits(row.get("phone") or ""),
+            website_domain(row.get("website") or ""),
+            (row.get("city") or "").strip(),
+        )
+
+    def evidence(self) -> tuple[tuple[str, str], ...]:
+        keys: list[tuple[str, str]] = []
+        if self.core:
+            keys.append(("core", self.core))
+        if self.phone:
+            keys.append(("phone", self.phone))
+        if self.domain:
+            keys.append(("site", self.domain))
+        return tuple(keys)
+
+
+def score_accounts(a: Company, b: Company) -> tuple[int, list[str]]:
+    """0..100 and the reasons: same website or phone is strong; the same core name is strong
+    in one city and a question across two."""
+    reasons: list[str] = []
+    strong = 0
+    if a.domain and a.domain == b.domain:
+        strong = 90
+        reasons.append(_("same website"))
+    if a.phone and a.phone == b.phone:
+        strong = 95 if strong else 85
+        reasons.append(_("same phone"))
+    same_core = bool(a.core) and a.core == b.core
+    similar = round(fuzz.ratio(a.core, b.core)) if a.core and b.core else 0
+    if same_core:
+        reasons.append(
+            _("same name apart from legal form or region: %(a)s / %(b)s")
+            % {
+                "a": a.name,
+                "b": b.name,
+            }
+        )
+    elif similar >= 85:
+        reasons.append(
+            _("similar names: %(a)s / %(b)s (%(s)s%%)") % {"a": a.name, "b": b.name, "s": similar}
+        )
+    cities_differ = bool(a.city) and bool(b.city) and a.city != b.city
+    if a.city and a.city == b.city:
+        reasons.append(_("same city"))
+    if strong:
+        # a company keeps its website and switchboard when it renames: unlike names lower the
+        # score less than for people, where a shared mailbox or phone is common
+        score = strong + (5 if similar >= 85 else 0) - (15 if similar < 40 else 0)
+    elif same_core and not cities_differ:
+        score = 85
+    elif same_core:
+        score = MIN_SCORE
+        reasons.append(_("in different cities: %(a)s / %(b)s") % {"a": a.city, "b": b.city})
+    else:
+        score = min(similar, MIN_SCORE - 10)
+    return max(0, min(100, score)), reasons
+
+
+class AccountScanner:
+    """Accounts: blocks of records sharing a core name, a phone or a website domain.
+
+    The same interface as crm.integrations.dedupe.PeopleScanner: blocks of (id, evidence,
+    company) members, the records of candidate pairs loaded by id, and a score per pair.
+    """
+
+    record_type = "account"
+    columns = ("id", "name", "city", "phone", "website")
+
+    def every(self) -> QuerySet[Any]:
+        return Account.objects.all()
+
+    def base(self) -> QuerySet[Any]:
+        return self.every().filter(deleted_at__isnull=True)
+
+    def blocks(self) -> Iterator[list[tuple[int, tuple[Hashable, ...], Any]]]:
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        rows = self.base().order_by("id").values(*self.columns)
+        for row in rows.iterator(chunk_size=10_000):
+            for key in Company.of(row).evidence():
+                groups[key].append(row["id"])
+        for key, ids in groups.items():
+            # a key shared by very many accounts (a group's switchboard) is left out
+            if 2 <= len(ids) <= BLOCK_CAP:
+                yield [(pk, (key,), None) for pk in ids]
+
+    def load(self, ids: Iterable[int]) -> dict[int, Company]:
+        out = {}
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            for row in self.base().filter(pk__in=chunk).values(*self.columns):
+                out[row["id"]] = Company.of(row)
+        return out
+
+    def score(self, a: Company, b: Company) -> tuple[int, list[str]]:
+        return score_accounts(a, b)
+
+    def matches(self, values: dict[str, Any], limit: int) -> list[tuple[int, int, list[str]]]:
+        """Existing accounts that an account with `values` would duplicate."""
+        probe = Company.of({"id": 0, **{k: str(values.get(k) or "") for k in self.columns[1:]}})
+        ids: set[int] = set()
+        for kind, value in probe.evidence():
+            if kind == "core":
+                # the core is within the stored name: a few candidates by substring, then scored
+                found = self.base().filter(name__icontains=value)
+            elif kind == "phone":
+                found = self.base().filter(phone__contains=value[-8:])
+            else:
+                found = self.base().filter(website__icontains=value)
+            ids.update(found.values_list("id", flat=True)[:200])
+        out = []
+        for pk, company in self.load(ids).items():
+            score, reasons = score_accounts(probe, company)
+            if score >= MIN_SCORE:
+                out.append((pk, score, reasons))
+        return sorted(out, key=lambda t: -t[1])[:limit]

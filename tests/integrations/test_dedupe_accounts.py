@@ -1,0 +1,111 @@
+"""Duplicate accounts: the same company under a longer or shorter name, its phone or website."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import pytest
+
+from crm.core.context import tenant_context
+from crm.customers.models import Account
+from crm.customers.services import account_create, account_delete
+from crm.integrations import dedupe, services
+from crm.integrations.dedupe_accounts import company_core, phone_digits, website_domain
+from crm.integrations.models import DuplicateCandidate
+from crm.integrations.selectors import duplicate_queue
+
+
+@pytest.mark.parametrize(
+    ("name", "core"),
+    [
+        ("北京星辰科技有限公司", "星辰科技"),
+        ("星辰科技（北京）有限公司", "星辰科技"),  # noqa: RUF001 - full-width, as typed in China
+        ("北京市星辰科技集团有限公司", "星辰科技"),
+        ("星辰科技", "星辰科技"),
+        ("中国银行股份有限公司", "中国银行"),
+        ("Acme, Inc.", "acme"),
+        ("ACME Corporation", "acme"),
+        ("Tencent Holdings Ltd.", "tencent"),
+        ("上海", "上海"),  # never cut down to nothing
+        ("公司", "公司"),
+    ],
+)
+def test_company_core_drops_legal_form_brackets_and_region(name: str, core: str) -> None:
+    assert company_core(name) == core
+
+
+def test_phone_and_website_keys() -> None:
+    assert phone_digits("+86 10 8888 1234") == phone_digits("010-8888 1234") == "1088881234"
+    assert phone_digits("0086 138 0013 8000") == "13800138000"
+    assert phone_digits("123") == ""
+    assert website_domain("https://www.acme.com/about") == website_domain("ACME.com") == "acme.com"
+    assert website_domain("shop123.tmall.com") == ""  # a shop on a platform says nothing
+    assert website_domain("") == website_domain("not a site") == ""
+
+
+def scan(admin: Any, capture: Any) -> tuple[dict[tuple[int, int], Any], Any]:
+    with capture(execute=True):
+        job = services.duplicate_scan_start(actor=admin, record_type="account")
+    job.refresh_from_db()
+    queue = duplicate_queue(actor=admin, record_type="account")
+    return {(c.left_id, c.right_id): c for c in queue}, job
+
+
+def test_account_scan_finds_the_same_company_and_leaves_others(
+    world, other_world, django_capture_on_commit_callbacks
+) -> None:
+    admin = world.admin
+
+    def account(name: str, **values: str) -> Account:
+        return account_create(actor=admin, values={"name": name, **values})
+
+    expected: set[tuple[int, int]] = set()
+
+    def same(*accounts: Account) -> None:
+        expected.update(combinations(sorted(a.pk for a in accounts), 2))
+
+    xc_long = account("北京星辰科技有限公司", city="北京")
+    xc_short = account("星辰科技", city="北京")
+    xc_shenzhen = account("星辰科技", city="深圳")  # same trade name, another city: a question
+    same(xc_long, xc_short, xc_shenzhen)
+    same(account("Acme, Inc."), account("ACME Corporation", city="Boston"))
+    same(
+        account("Foo Trading", website="https://www.foo-trade.com/"),
+        account("FT Group", website="foo-trade.com"),
+    )
+    same(account("云帆物流", phone="010-8888 1234"), account("云帆速运", phone="+86 10 8888 1234"))
+    # distractors: other names, shops on one platform, a deleted twin, another tenant's twin
+    account("华为技术有限公司")
+    account("中兴通讯股份有限公司")
+    account("甲店", website="https://shop1.tmall.com")
+    account("乙店", website="https://shop2.tmall.com")
+    gone = account("云帆物流有限公司")
+    account_delete(actor=admin, account=gone)
+    with tenant_context(other_world.tenant.pk):
+        account_create(actor=other_world.admin, values={"name": "星辰科技有限公司", "city": "北京"})
+
+    found, job = scan(admin, django_capture_on_commit_callbacks)
+    assert set(found) == expected
+    assert job.pairs_found == len(expected)
+    assert job.scanned == Account.objects.filter(deleted_at__isnull=True).count()
+    long_short = found[tuple(sorted((xc_long.pk, xc_short.pk)))]
+    assert long_short.score >= 85
+    assert any("legal form" in r for r in long_short.reasons)
+    across = found[tuple(sorted((xc_long.pk, xc_shenzhen.pk)))]
+    assert across.score < long_short.score
+    assert any("different cities" in r for r in across.reasons)
+
+    # a second scan queues nothing new
+    again, _job = scan(admin, django_capture_on_commit_callbacks)
+    assert set(again) == expected
+    assert DuplicateCandidate.objects.filter(record_type="account").count() == len(expected)
+
+
+def test_account_matches_for_a_new_account(world) -> None:
+    admin = world.admin
+    existing = account_create(actor=admin, values={"name": "杭州云帆物流有限公司", "city": "杭州"})
+    account_create(actor=admin, values={"name": "云海贸易"})
+    found = dedupe.matches_for({"name": "云帆物流", "city": "杭州"}, record_type="account")
+    assert [pk for pk, _score, _reasons in found] == [existing.pk]
+    assert dedupe.matches_for({"name": "云帆"}, record_type="account") == []
