@@ -1,16 +1,17 @@
 """Records of the integrations API for the walkers: an import job with a template, a duplicate
-scan and its candidate pair, a merge, an export job and a privacy request (see support.py).
+scan and its candidate pair, a merge of contacts and one of accounts, an export job and a privacy
+request (see support.py).
 
-No contact is added to the tenant's list (the isolation test compares it): the merge folds a
-twin into the shared contact, which keeps its own values."""
+No contact or account is added to the tenant's lists (the isolation test compares them): each
+merge folds a twin into the shared record, which keeps its own values."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from crm.customers.models import Contact
-from crm.customers.services import contact_create
+from crm.customers.models import Account, Contact
+from crm.customers.services import account_create, contact_create
 from crm.integrations import dedupe, services
 from crm.integrations.models import DuplicateCandidate
 from crm.sales.services import lead_create
@@ -40,6 +41,13 @@ def build(world: Any, prefix: str) -> tuple[dict[str, int], list[str]]:
     merge = services.contact_merge(
         actor=admin, survivor=survivor, merged=twin, choices={"name": "survivor"}
     )
+    account_twin = account_create(actor=admin, values={"name": f"{prefix}-account-twin"})
+    services.account_merge(
+        actor=admin,
+        survivor=Account.objects.get(name=f"{prefix}-account"),
+        merged=account_twin,
+        choices={"name": "survivor"},
+    )
     services.export_start(
         actor=admin, target="contact", file_format="csv", filters={}, include_pii=True
     )
@@ -52,6 +60,7 @@ def build(world: Any, prefix: str) -> tuple[dict[str, int], list[str]]:
         "candidate_id": candidate.pk,
         "merge_id": merge.pk,
         "other_id": twin.pk,  # merging it again answers the same merge
+        "account_merge:other_id": account_twin.pk,  # likewise, for the merged account
         "request_id": request.pk,
     }
     return ids, [f"{low}-imported@example.com", f"{low}-twin@example.com"]

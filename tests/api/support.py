@@ -233,6 +233,13 @@ def resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def ids_for(op: Operation, ids: dict[str, int]) -> dict[str, int]:
+    """`ids` with those given for this operation only: "account_merge:other_id" is the
+    `other_id` of account_merge (an account), where other operations take a contact's."""
+    prefix = f"{op.id}:"
+    return {**ids, **{k.removeprefix(prefix): v for k, v in ids.items() if k.startswith(prefix)}}
+
+
 def fill_path(op: Operation, ids: dict[str, int]) -> str:
     path = op.path
     for name in op.params("path"):

@@ -20,6 +20,7 @@ from .support import (
     build_records,
     example,
     fill_path,
+    ids_for,
     make_token,
     operations,
     tenant_snapshot,
@@ -32,6 +33,7 @@ def document(db: None) -> dict[str, Any]:
 
 
 def attack(api: Api, op: Any, document: dict[str, Any], ids: dict[str, int]) -> Any:
+    ids = ids_for(op, ids)
     query = {name: ids[name] for name in op.params("query") if name in ids}
     schema = op.body_schema(document)
     body = example(schema, document, ids) if schema is not None else None

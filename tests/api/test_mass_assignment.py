@@ -23,6 +23,7 @@ from .support import (
     example,
     fill_path,
     foreign_references,
+    ids_for,
     make_token,
     operations,
     tenant_snapshot,
@@ -88,8 +89,9 @@ def test_every_body_refuses_tenant_role_and_foreign_ids(world, other_world, docu
         schema = op.body_schema(document)
         assert schema is not None
         assert schema.get("additionalProperties") is False, f"{op.id} accepts unknown fields"
-        path = fill_path(op, a.ids)
-        base = example(schema, document, a.ids)
+        ids = ids_for(op, a.ids)
+        path = fill_path(op, ids)
+        base = example(schema, document, ids)
         properties = set(schema.get("properties", {}))
         attempts: dict[str, Any] = {k: v for k, v in hostile.items() if k not in properties}
         for name in relation_fields(schema):

@@ -26,7 +26,7 @@ from crm.core.api import (
 from crm.core.api import responses as r
 from crm.core.errors import ConflictError
 from crm.core.writes import field_error
-from crm.customers.selectors import contact_get
+from crm.customers.selectors import account_get, contact_get
 from crm.integrations import export as exporting
 from crm.integrations import files, selectors, services
 from crm.integrations.schemas import (
@@ -253,6 +253,27 @@ def contact_merge(request: HttpRequest, contact_id: Path[Id], payload: MergeIn) 
     with body_reference("other_id"):
         other = contact_get(actor=member, contact_id=payload.other_id)
     record = services.contact_merge(
+        actor=member, survivor=survivor, merged=other, choices=payload.fields
+    )
+    return created(record)
+
+
+@router.post(
+    "/accounts/{account_id}/merge", response=r({201: MergeOut}), operation_id="account_merge"
+)
+def account_merge(request: HttpRequest, account_id: Path[Id], payload: MergeIn) -> Status[Any]:
+    """Merge another account into this one: its contacts, deals, orders, converted leads,
+    activities and tasks move here. Undo: 30 days."""
+    member = actor(request)
+    survivor = account_get(actor=member, account_id=account_id)
+    done = selectors.merge_already_done(
+        actor=member, survivor_id=survivor.pk, merged_id=payload.other_id, record_type="account"
+    )
+    if done is not None:  # a retried request: the same answer
+        return created(done)
+    with body_reference("other_id"):
+        other = account_get(actor=member, account_id=payload.other_id)
+    record = services.account_merge(
         actor=member, survivor=survivor, merged=other, choices=payload.fields
     )
     return created(record)

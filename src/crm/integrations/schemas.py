@@ -184,7 +184,9 @@ class CandidateFilter(ListParams):
 
 
 class MergeIn(InSchema):
-    other_id: Id = Field(..., description="The contact merged into this one (it is soft-deleted).")
+    other_id: Id = Field(
+        ..., description="The record (contact or account) merged into this one; soft-deleted."
+    )
     fields: dict[str, Literal["survivor", "merged"]] = Field(
         default_factory=dict,
         description="Per field, whose value survives; default: the most recent non-empty value.",

@@ -154,13 +154,13 @@ def merge_record_get(*, actor: Membership, merge_id: int) -> MergeRecord:
 
 
 def merge_already_done(
-    *, actor: Membership, survivor_id: int, merged_id: int
+    *, actor: Membership, survivor_id: int, merged_id: int, record_type: str = "contact"
 ) -> MergeRecord | None:
     """The standing merge of `merged_id` into `survivor_id`, so that a retried merge request
     answers the merge it made instead of "no such contact" (the merged one is deleted now)."""
     record = (
         MergeRecord.objects.filter(
-            record_type="contact",
+            record_type=record_type,
             survivor_id=survivor_id,
             merged_id=merged_id,
             undone_at__isnull=True,

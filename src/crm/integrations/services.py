@@ -363,7 +363,7 @@ def require_privacy_admin(actor: Membership) -> None:
 
 
 # Merges and privacy requests are written in their own modules; these are their entry points.
-from crm.integrations.merge import contact_merge, merge_undo  # noqa: E402
+from crm.integrations.merge import account_merge, contact_merge, merge_undo  # noqa: E402
 from crm.integrations.privacy import (  # noqa: E402
     consent_record,
     privacy_erase,
@@ -373,6 +373,7 @@ from crm.integrations.privacy import (  # noqa: E402
 )
 
 __all__ = [
+    "account_merge",
     "consent_record",
     "contact_merge",
     "duplicate_dismiss",

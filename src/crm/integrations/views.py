@@ -24,7 +24,7 @@ from crm.core.errors import DomainError, NotFoundError
 from crm.core.writes import field_error
 from crm.customers.models import Contact
 from crm.integrations import selectors, services
-from crm.integrations.merge import MERGE_FIELDS, default_choices
+from crm.integrations.merge import KINDS, default_choices
 from crm.integrations.models import (
     CandidateStatus,
     DuplicatePolicy,
@@ -310,7 +310,13 @@ def duplicate_queue(request: HttpRequest) -> HttpResponse:
     )
     if not actor.is_admin:
         merges = [m for m in merges if m.merged_by_id == actor.pk]
-    survivors = _names("contact", {m.survivor_id for m in merges})
+    survivors = {
+        (kind, pk): name
+        for kind in KINDS
+        for pk, name in _names(
+            kind, {m.survivor_id for m in merges if m.record_type == kind}
+        ).items()
+    }
     return render(
         request,
         "integrations/duplicates.html",
@@ -321,24 +327,28 @@ def duplicate_queue(request: HttpRequest) -> HttpResponse:
                 {"c": c, "left": names.get(c.left_id, "—"), "right": names.get(c.right_id, "—")}
                 for c in candidates
             ],
-            "merges": [{"m": m, "survivor": survivors.get(m.survivor_id, "—")} for m in merges],
+            "merges": [
+                {"m": m, "survivor": survivors.get((m.record_type, m.survivor_id), "—")}
+                for m in merges
+            ],
             "error": request.session.pop("integrations_error", ""),
             "last_scan": selectors.last_scan(record_type=record_type),
         },
     )
 
 
-def _shown(contact: Contact, name: str) -> str:
-    value = getattr(contact, name, None) if name not in ("account", "owner") else None
+def _shown(record: Any, name: str) -> str:
+    value = getattr(record, name, None) if name not in ("account", "owner") else None
     if name in ("account", "owner"):
-        related = getattr(contact, name)
+        related = getattr(record, name)
         return str(related) if related is not None else ""
     return "" if value is None else str(value)
 
 
 @data_page
 def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
-    """Both records side by side; for contacts, choose the surviving value per field and merge."""
+    """Both records side by side; for contacts and accounts, choose the surviving value per
+    field and merge."""
     actor = _actor(request)
     candidate = selectors.duplicate_get(actor=actor, candidate_id=candidate_id)
     error = ""
@@ -349,33 +359,39 @@ def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
                 return redirect(
                     reverse("integrations:duplicates") + f"?type={candidate.record_type}"
                 )
-            if candidate.record_type != "contact" or candidate.status != CandidateStatus.OPEN:
-                raise DomainError(_("Only an open pair of contacts can be merged here."))
+            kind = KINDS.get(candidate.record_type)
+            if kind is None or candidate.status != CandidateStatus.OPEN:
+                raise DomainError(_("Only an open pair of contacts or accounts can be merged."))
             survivor, merged = _pair(actor, candidate)
             choices = {
                 name: request.POST[f"keep_{name}"]
-                for name in MERGE_FIELDS
+                for name in kind.fields
                 if request.POST.get(f"keep_{name}") in ("survivor", "merged")
             }
-            record = services.contact_merge(
+            merge: dict[str, Callable[..., MergeRecord]] = {
+                "contact": services.contact_merge,
+                "account": services.account_merge,
+            }
+            record = merge[kind.record_type](
                 actor=actor, survivor=survivor, merged=merged, choices=choices
             )
             return redirect("integrations:merge_done", merge_id=record.pk)
         except DomainError as exc:
             error = _error_text(exc)
     fields: list[dict[str, Any]] = []
-    left: Contact | None = None
-    right: Contact | None = None
+    left: Any = None
+    right: Any = None
     names = _names(candidate.record_type, {candidate.left_id, candidate.right_id})
-    if candidate.record_type == "contact" and candidate.status == CandidateStatus.OPEN:
+    kind = KINDS.get(candidate.record_type)
+    if kind is not None and candidate.status == CandidateStatus.OPEN:
         try:
             left, right = _pair(actor, candidate)
         except NotFoundError:
             left = right = None
             error = error or _("One of these records no longer exists.")
-    if left is not None and right is not None:
-        chosen = default_choices(left, right)
-        for name in MERGE_FIELDS:
+    if kind is not None and left is not None and right is not None:
+        chosen = default_choices(left, right, kind)
+        for name in kind.fields:
             a, b = _shown(left, name), _shown(right, name)
             if a or b:
                 fields.append(
@@ -395,9 +411,14 @@ def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
     )
 
 
-def _pair(actor: Membership, candidate: Any) -> tuple[Contact, Contact]:
-    from crm.customers.selectors import contact_get
+def _pair(actor: Membership, candidate: Any) -> tuple[Any, Any]:
+    from crm.customers.selectors import account_get, contact_get
 
+    if candidate.record_type == "account":
+        return (
+            account_get(actor=actor, account_id=candidate.left_id),
+            account_get(actor=actor, account_id=candidate.right_id),
+        )
     return (
         contact_get(actor=actor, contact_id=candidate.left_id),
         contact_get(actor=actor, contact_id=candidate.right_id),
@@ -415,7 +436,7 @@ def merge_done(request: HttpRequest, merge_id: int) -> HttpResponse:
             record = services.merge_undo(actor=actor, record=record)
         except DomainError as exc:
             error = exc.message
-    names = _names("contact", {record.survivor_id, record.merged_id})
+    names = _names(record.record_type, {record.survivor_id, record.merged_id})
     return render(
         request,
         "integrations/merge_done.html",
