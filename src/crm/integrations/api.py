@@ -238,24 +238,35 @@ def duplicate_dismiss(request: HttpRequest, candidate_id: Path[Id]) -> Any:
     return services.duplicate_dismiss(actor=actor(request), candidate=candidate)
 
 
+def _merge(
+    request: HttpRequest, record_type: str, survivor_id: int, payload: MergeIn
+) -> Status[Any]:
+    """Merge `payload.other_id` into the record `survivor_id`; a retry answers the same merge."""
+    member = actor(request)
+
+    def get(pk: int) -> Any:
+        if record_type == "account":
+            return account_get(actor=member, account_id=pk)
+        return contact_get(actor=member, contact_id=pk)
+
+    survivor = get(survivor_id)
+    done = selectors.merge_already_done(
+        actor=member, survivor_id=survivor.pk, merged_id=payload.other_id, record_type=record_type
+    )
+    if done is not None:  # a retried request: the same answer
+        return created(done)
+    with body_reference("other_id"):
+        other = get(payload.other_id)
+    merge = services.account_merge if record_type == "account" else services.contact_merge
+    return created(merge(actor=member, survivor=survivor, merged=other, choices=payload.fields))
+
+
 @router.post(
     "/contacts/{contact_id}/merge", response=r({201: MergeOut}), operation_id="contact_merge"
 )
 def contact_merge(request: HttpRequest, contact_id: Path[Id], payload: MergeIn) -> Status[Any]:
     """Merge another contact into this one; every linked record moves here. Undo: 30 days."""
-    member = actor(request)
-    survivor = contact_get(actor=member, contact_id=contact_id)
-    done = selectors.merge_already_done(
-        actor=member, survivor_id=survivor.pk, merged_id=payload.other_id
-    )
-    if done is not None:  # a retried request: the same answer
-        return created(done)
-    with body_reference("other_id"):
-        other = contact_get(actor=member, contact_id=payload.other_id)
-    record = services.contact_merge(
-        actor=member, survivor=survivor, merged=other, choices=payload.fields
-    )
-    return created(record)
+    return _merge(request, "contact", contact_id, payload)
 
 
 @router.post(
@@ -264,19 +275,7 @@ def contact_merge(request: HttpRequest, contact_id: Path[Id], payload: MergeIn) 
 def account_merge(request: HttpRequest, account_id: Path[Id], payload: MergeIn) -> Status[Any]:
     """Merge another account into this one: its contacts, deals, orders, converted leads,
     activities and tasks move here. Undo: 30 days."""
-    member = actor(request)
-    survivor = account_get(actor=member, account_id=account_id)
-    done = selectors.merge_already_done(
-        actor=member, survivor_id=survivor.pk, merged_id=payload.other_id, record_type="account"
-    )
-    if done is not None:  # a retried request: the same answer
-        return created(done)
-    with body_reference("other_id"):
-        other = account_get(actor=member, account_id=payload.other_id)
-    record = services.account_merge(
-        actor=member, survivor=survivor, merged=other, choices=payload.fields
-    )
-    return created(record)
+    return _merge(request, "account", account_id, payload)
 
 
 @router.post("/merges/{merge_id}/undo", response=r({200: MergeOut}), operation_id="merge_undo")
