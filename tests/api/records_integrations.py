@@ -1,8 +1,8 @@
 """Records of the integrations API for the walkers: an import job with a template, a duplicate
-scan and its candidate pair, a merge of contacts and one of accounts, an export job and a privacy
-request (see support.py).
+scan and its candidate pair, a merge of contacts, one of accounts and one of leads, an export
+job and a privacy request (see support.py).
 
-No contact or account is added to the tenant's lists (the isolation test compares them): each
+No contact, account or lead is added to the tenant's lists (the isolation test compares them): each
 merge folds a twin into the shared record, which keeps its own values."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from crm.customers.models import Account, Contact
 from crm.customers.services import account_create, contact_create
 from crm.integrations import dedupe, services
 from crm.integrations.models import DuplicateCandidate
+from crm.sales.models import Lead
 from crm.sales.services import lead_create
 
 
@@ -48,6 +49,13 @@ def build(world: Any, prefix: str) -> tuple[dict[str, int], list[str]]:
         merged=account_twin,
         choices={"name": "survivor"},
     )
+    lead_twin = lead_create(actor=admin, values={"name": f"{prefix}-lead-twin"})
+    services.lead_merge(
+        actor=admin,
+        survivor=Lead.objects.get(name=f"{prefix}-lead"),
+        merged=lead_twin,
+        choices={"name": "survivor", "company": "survivor"},
+    )
     services.export_start(
         actor=admin, target="contact", file_format="csv", filters={}, include_pii=True
     )
@@ -61,6 +69,7 @@ def build(world: Any, prefix: str) -> tuple[dict[str, int], list[str]]:
         "merge_id": merge.pk,
         "other_id": twin.pk,  # merging it again answers the same merge
         "account_merge:other_id": account_twin.pk,  # likewise, for the merged account
+        "lead_merge:other_id": lead_twin.pk,  # and lead
         "request_id": request.pk,
     }
     return ids, [f"{low}-imported@example.com", f"{low}-twin@example.com"]

@@ -89,13 +89,13 @@ def test_every_body_refuses_tenant_role_and_foreign_ids(world, other_world, docu
         schema = op.body_schema(document)
         assert schema is not None
         assert schema.get("additionalProperties") is False, f"{op.id} accepts unknown fields"
-        ids = ids_for(op, a.ids)
+        ids, foreign = ids_for(op, a.ids), ids_for(op, b.ids)
         path = fill_path(op, ids)
         base = example(schema, document, ids)
         properties = set(schema.get("properties", {}))
         attempts: dict[str, Any] = {k: v for k, v in hostile.items() if k not in properties}
         for name in relation_fields(schema):
-            attempts[name] = [b.ids["tag_id"]] if name == "tag_ids" else b.ids[name]
+            attempts[name] = [foreign["tag_id"]] if name == "tag_ids" else foreign[name]
         for name, value in attempts.items():
             body = {**base, name: value}
             if name == "record_id":

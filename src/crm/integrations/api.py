@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -58,6 +59,7 @@ from crm.integrations.schemas import (
     TemplateOut,
     validated,
 )
+from crm.sales.selectors import lead_get
 
 router = Router(tags=["integrations"])
 
@@ -247,6 +249,8 @@ def _merge(
     def get(pk: int) -> Any:
         if record_type == "account":
             return account_get(actor=member, account_id=pk)
+        if record_type == "lead":
+            return lead_get(actor=member, lead_id=pk)
         return contact_get(actor=member, contact_id=pk)
 
     survivor = get(survivor_id)
@@ -257,8 +261,14 @@ def _merge(
         return created(done)
     with body_reference("other_id"):
         other = get(payload.other_id)
-    merge = services.account_merge if record_type == "account" else services.contact_merge
-    return created(merge(actor=member, survivor=survivor, merged=other, choices=payload.fields))
+    merges: dict[str, Callable[..., Any]] = {
+        "contact": services.contact_merge,
+        "account": services.account_merge,
+        "lead": services.lead_merge,
+    }
+    return created(
+        merges[record_type](actor=member, survivor=survivor, merged=other, choices=payload.fields)
+    )
 
 
 @router.post(
@@ -276,6 +286,13 @@ def account_merge(request: HttpRequest, account_id: Path[Id], payload: MergeIn) 
     """Merge another account into this one: its contacts, deals, orders, converted leads,
     activities and tasks move here. Undo: 30 days."""
     return _merge(request, "account", account_id, payload)
+
+
+@router.post("/leads/{lead_id}/merge", response=r({201: MergeOut}), operation_id="lead_merge")
+def lead_merge(request: HttpRequest, lead_id: Path[Id], payload: MergeIn) -> Status[Any]:
+    """Merge another lead into this one: its activities, tasks and deals move here (neither may
+    be converted yet). Undo: 30 days."""
+    return _merge(request, "lead", lead_id, payload)
 
 
 @router.post("/merges/{merge_id}/undo", response=r({200: MergeOut}), operation_id="merge_undo")

@@ -1,4 +1,4 @@
-"""Merging two contacts (or two accounts), and undoing a merge within 30 days.
+"""Merging two contacts (or two accounts, or two leads), and undoing a merge within 30 days.
 
 The survivor takes, field by field, the chosen value (default: the most recently updated
 record's value when it is not empty, else the other's). Everything linked to the merged
@@ -8,8 +8,10 @@ soft-deleted, not removed, so its own history stays; the MergeRecord remembers w
 and what the survivor looked like before, so `merge_undo` can put every record back.
 
 Accounts merge the same way (`account_merge`): their contacts, opportunities, orders, converted
-leads, activities and tasks move to the surviving account. What differs per record type is in a
-`Kind`: the fields chosen, the records that point at it, how it is updated and deleted.
+leads, activities and tasks move to the surviving account; so do leads (`lead_merge`: their
+activities, tasks and opportunities), as long as neither was converted yet. What differs per
+record type is in a `Kind`: the fields chosen, the records that point at it, how it is updated
+and deleted.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from crm.integrations.models import (
     MergeRecord,
 )
 from crm.sales.models import Lead, Opportunity, Order
+from crm.sales.services import LEAD_FIELDS, lead_delete, lead_update
 from crm.tenancy.models import Membership
 from crm.tenancy.permissions import can_see_owner, require_write
 from crm.tenancy.selectors import audit_for_record
@@ -57,6 +60,7 @@ CHOICES = ("survivor", "merged")
 
 
 ACCOUNT_MERGE_FIELDS = (*ACCOUNT_FIELDS, "owner")
+LEAD_MERGE_FIELDS = (*LEAD_FIELDS, "owner")
 
 
 def _value(record: Any, name: str) -> Any:
@@ -80,7 +84,6 @@ class Kind:
     links: dict[str, tuple[Any, str, dict[str, Any]]]
     update: Callable[[Membership, Any, Mapping[str, Any]], None]
     delete: Callable[[Membership, Any], None]
-    label: str
 
     def linked(self, record_id: int) -> dict[str, Any]:
         return {
@@ -119,6 +122,17 @@ def _update_account(actor: Membership, account: Any, state: Mapping[str, Any]) -
     )
 
 
+def _update_lead(actor: Membership, lead: Any, state: Mapping[str, Any]) -> None:
+    values = {k: ("" if v is None else v) for k, v in state.items() if k in LEAD_FIELDS}
+    lead_update(
+        actor=actor,
+        lead=lead,
+        values=values,
+        owner_id=state.get("owner"),
+        tag_ids=state.get("tag_ids"),
+    )
+
+
 CONTACT = Kind(
     "contact",
     Contact,
@@ -133,7 +147,6 @@ CONTACT = Kind(
     },
     _update_contact,
     lambda actor, contact: contact_delete(actor=actor, contact=contact),
-    "contact",
 )
 ACCOUNT = Kind(
     "account",
@@ -149,9 +162,20 @@ ACCOUNT = Kind(
     },
     _update_account,
     lambda actor, account: account_delete(actor=actor, account=account),
-    "account",
 )
-KINDS = {kind.record_type: kind for kind in (CONTACT, ACCOUNT)}
+LEAD = Kind(
+    "lead",
+    Lead,
+    LEAD_MERGE_FIELDS,
+    {
+        "activity": (Activity, "record_id", {"record_type": "lead"}),
+        "task": (Task, "record_id", {"record_type": "lead"}),
+        "opportunity": (Opportunity, "lead_id", {}),
+    },
+    _update_lead,
+    lambda actor, lead: lead_delete(actor=actor, lead=lead),
+)
+KINDS = {kind.record_type: kind for kind in (CONTACT, ACCOUNT, LEAD)}
 
 
 def default_choices(survivor: Any, merged: Any, kind: Kind = CONTACT) -> dict[str, str]:
@@ -193,6 +217,21 @@ def account_merge(
 ) -> MergeRecord:
     """Merge account `merged` into `survivor`: its contacts, deals, orders and history move."""
     return _merge(ACCOUNT, actor, survivor, merged, choices)
+
+
+def lead_merge(
+    *,
+    actor: Membership,
+    survivor: Lead,
+    merged: Lead,
+    choices: Mapping[str, str] | None = None,
+) -> MergeRecord:
+    """Merge lead `merged` into `survivor`: its activities, tasks and deals move."""
+    if survivor.converted_at is not None or merged.converted_at is not None:
+        raise ConflictError(
+            _("A converted lead cannot be merged: merge the contacts or accounts it became.")
+        )
+    return _merge(LEAD, actor, survivor, merged, choices)
 
 
 @transaction.atomic
@@ -331,6 +370,7 @@ def merged_history(
     merged_label = {
         "contact": _("Merged contact #%s into this one"),
         "account": _("Merged account #%s into this one"),
+        "lead": _("Merged lead #%s into this one"),
     }[record_type]
     entries = []
     for record in MergeRecord.objects.filter(

@@ -185,7 +185,7 @@ class CandidateFilter(ListParams):
 
 class MergeIn(InSchema):
     other_id: Id = Field(
-        ..., description="The record (contact or account) merged into this one; soft-deleted."
+        ..., description="The record (contact, account or lead) merged into this one; soft-deleted."
     )
     fields: dict[str, Literal["survivor", "merged"]] = Field(
         default_factory=dict,

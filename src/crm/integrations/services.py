@@ -363,7 +363,12 @@ def require_privacy_admin(actor: Membership) -> None:
 
 
 # Merges and privacy requests are written in their own modules; these are their entry points.
-from crm.integrations.merge import account_merge, contact_merge, merge_undo  # noqa: E402
+from crm.integrations.merge import (  # noqa: E402
+    account_merge,
+    contact_merge,
+    lead_merge,
+    merge_undo,
+)
 from crm.integrations.privacy import (  # noqa: E402
     consent_record,
     privacy_erase,
@@ -385,6 +390,7 @@ __all__ = [
     "import_resume",
     "import_start",
     "import_upload",
+    "lead_merge",
     "merge_undo",
     "privacy_erase",
     "privacy_export",

@@ -347,8 +347,7 @@ def _shown(record: Any, name: str) -> str:
 
 @data_page
 def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
-    """Both records side by side; for contacts and accounts, choose the surviving value per
-    field and merge."""
+    """Both records side by side: choose the surviving value per field and merge."""
     actor = _actor(request)
     candidate = selectors.duplicate_get(actor=actor, candidate_id=candidate_id)
     error = ""
@@ -361,7 +360,7 @@ def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
                 )
             kind = KINDS.get(candidate.record_type)
             if kind is None or candidate.status != CandidateStatus.OPEN:
-                raise DomainError(_("Only an open pair of contacts or accounts can be merged."))
+                raise DomainError(_("Only an open pair can be merged."))
             survivor, merged = _pair(actor, candidate)
             choices = {
                 name: request.POST[f"keep_{name}"]
@@ -371,6 +370,7 @@ def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
             merge: dict[str, Callable[..., MergeRecord]] = {
                 "contact": services.contact_merge,
                 "account": services.account_merge,
+                "lead": services.lead_merge,
             }
             record = merge[kind.record_type](
                 actor=actor, survivor=survivor, merged=merged, choices=choices
@@ -413,7 +413,13 @@ def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
 
 def _pair(actor: Membership, candidate: Any) -> tuple[Any, Any]:
     from crm.customers.selectors import account_get, contact_get
+    from crm.sales.selectors import lead_get
 
+    if candidate.record_type == "lead":
+        return (
+            lead_get(actor=actor, lead_id=candidate.left_id),
+            lead_get(actor=actor, lead_id=candidate.right_id),
+        )
     if candidate.record_type == "account":
         return (
             account_get(actor=actor, account_id=candidate.left_id),

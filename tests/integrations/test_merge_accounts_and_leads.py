@@ -1,15 +1,18 @@
-"""Merging two accounts: contacts, deals, orders, converted leads, activities and tasks move to
-the survivor, and undo puts each of them back (service, review page and API)."""
+"""Merging two accounts (contacts, deals, orders, converted leads, activities and tasks move to
+the survivor) or two leads (activities, tasks, deals), and undo putting each of them back
+(service, review page and API)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.utils import timezone
 
 from crm.activities.models import Activity, Task
 from crm.activities.services import activity_log, task_create
 from crm.core.context import tenant_context
+from crm.core.errors import ConflictError
 from crm.customers.models import Account, Contact
 from crm.customers.services import account_create, contact_create
 from crm.integrations import services
@@ -172,3 +175,83 @@ def test_account_merge_api_retries_and_other_tenants(world, other_world) -> None
     assert Account.objects.get(pk=a.pk).city == "杭州"
     again = client.post(url, {"other_id": b.pk}, content_type="application/json", headers=auth)
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+
+
+def lead_links(lead: Lead) -> dict[str, set[int]]:
+    def ids(qs: Any) -> set[int]:
+        return set(qs.values_list("id", flat=True))
+
+    return {
+        "activities": ids(Activity.objects.filter(record_type="lead", record_id=lead.pk)),
+        "tasks": ids(Task.objects.filter(record_type="lead", record_id=lead.pk)),
+        "opportunities": ids(Opportunity.objects.filter(lead=lead)),
+    }
+
+
+def test_lead_merge_moves_history_and_deals_and_undo_puts_them_back(world) -> None:
+    admin = world.admin
+    first = lead_create(actor=admin, values={"name": "赵敏", "company": "Acme Ltd"})
+    second = lead_create(
+        actor=admin, values={"name": "赵 敏", "company": "ACME LTD", "phone": "13100131000"}
+    )
+    for lead, tag in ((first, "a"), (second, "b")):
+        activity_log(
+            actor=admin,
+            record_type="lead",
+            record_id=lead.pk,
+            values={"kind": "call", "subject": f"call {tag}"},
+        )
+        task_create(
+            actor=admin, values={"title": f"task {tag}"}, record_type="lead", record_id=lead.pk
+        )
+        opportunity_create(actor=admin, values={"name": f"deal {tag}"}, lead_id=lead.pk)
+    before_first, before_second = lead_links(first), lead_links(second)
+
+    record = services.lead_merge(
+        actor=admin, survivor=first, merged=second, choices={"name": "survivor"}
+    )
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.name, first.phone) == ("赵敏", "+8613100131000")
+    assert second.deleted_at is not None
+    moved = lead_links(first)
+    for kind in moved:
+        assert moved[kind] == before_first[kind] | before_second[kind], kind
+    services.merge_undo(actor=admin, record=record)
+    first.refresh_from_db()
+    assert lead_links(first) == before_first and lead_links(second) == before_second
+    assert first.phone == "" and Lead.objects.get(pk=second.pk).deleted_at is None
+
+
+def test_converted_lead_is_not_merged(world) -> None:
+    admin = world.admin
+    first = lead_create(actor=admin, values={"name": "小昭"})
+    second = lead_create(actor=admin, values={"name": "小昭"})
+    Lead.objects.filter(pk=second.pk).update(converted_at=timezone.now())
+    second.refresh_from_db()
+    with pytest.raises(ConflictError):
+        services.lead_merge(actor=admin, survivor=first, merged=second)
+    assert Lead.objects.get(pk=second.pk).deleted_at is None
+    assert not MergeRecord.objects.exists()
+
+
+def test_lead_pair_is_merged_from_the_review_page(
+    world, django_capture_on_commit_callbacks
+) -> None:
+    manager = world.manager
+    lead_create(actor=manager, values={"name": "周芷若", "email": "zzr@example.com"})
+    lead_create(actor=manager, values={"name": "Zhou Zhiruo", "email": "zzr@example.com"})
+    client = signed_in(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "/data/duplicates/", {"record_type": "lead"})
+    candidate = DuplicateCandidate.objects.get(record_type="lead")
+    review = get(client, f"/data/duplicates/{candidate.pk}/").content.decode()
+    assert 'name="keep_name"' in review
+    response = post(
+        client, f"/data/duplicates/{candidate.pk}/", {"action": "merge", "keep_name": "merged"}
+    )
+    record = MergeRecord.objects.get(record_type="lead")
+    assert response["Location"] == f"/data/merges/{record.pk}/"
+    assert Lead.objects.get(pk=candidate.left_id).name == "Zhou Zhiruo"
+    assert Lead.objects.get(pk=candidate.right_id).deleted_at is not None
