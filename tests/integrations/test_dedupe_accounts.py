@@ -67,8 +67,10 @@ def test_account_scan_finds_the_same_company_and_leaves_others(
 
     xc_long = account("北京星辰科技有限公司", city="北京")
     xc_short = account("星辰科技", city="北京")
-    xc_shenzhen = account("星辰科技", city="深圳")  # same trade name, another city: a question
-    same(xc_long, xc_short, xc_shenzhen)
+    xc_shenzhen = account("星辰科技", city="深圳")  # same trade name, another city
+    xc_somewhere = account("星辰科技股份有限公司")  # city not known
+    same(xc_long, xc_short, xc_somewhere)
+    same(xc_shenzhen, xc_somewhere)
     same(account("Acme, Inc."), account("ACME Corporation", city="Boston"))
     same(
         account("Foo Trading", website="https://www.foo-trade.com/"),
@@ -92,9 +94,8 @@ def test_account_scan_finds_the_same_company_and_leaves_others(
     long_short = found[tuple(sorted((xc_long.pk, xc_short.pk)))]
     assert long_short.score >= 85
     assert any("legal form" in r for r in long_short.reasons)
-    across = found[tuple(sorted((xc_long.pk, xc_shenzhen.pk)))]
-    assert across.score < long_short.score
-    assert any("different cities" in r for r in across.reasons)
+    # one name in two cities is two companies unless a phone or website says otherwise
+    assert tuple(sorted((xc_long.pk, xc_shenzhen.pk))) not in found
 
     # a second scan queues nothing new
     again, _job = scan(admin, django_capture_on_commit_callbacks)
@@ -109,3 +110,23 @@ def test_account_matches_for_a_new_account(world) -> None:
     found = dedupe.matches_for({"name": "云帆物流", "city": "杭州"}, record_type="account")
     assert [pk for pk, _score, _reasons in found] == [existing.pk]
     assert dedupe.matches_for({"name": "云帆"}, record_type="account") == []
+
+
+def test_a_scan_queues_the_likeliest_pairs_first_and_says_so(
+    world, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    admin = world.admin
+    monkeypatch.setattr(dedupe, "MAX_NEW_PAIRS", 2)
+    # one site, four names: six pairs, the two names with one core name scoring highest
+    for name in ("云帆物流", "云帆物流有限公司", "北方速运", "南方快递"):
+        account_create(actor=admin, values={"name": name, "website": "yunfan56.com"})
+    found, job = scan(admin, django_capture_on_commit_callbacks)
+    assert job.pairs_found == 6 and len(found) == 2
+    assert max(c.score for c in found.values()) == 95
+    assert "6 new pairs found; the 2 likeliest" in job.message
+    again, job = scan(admin, django_capture_on_commit_callbacks)
+    assert len(again) == 4 and job.pairs_found == 6 and job.message
+    later = [c.score for pair, c in again.items() if pair not in found]
+    assert min(c.score for c in found.values()) >= max(later)
+    third, job = scan(admin, django_capture_on_commit_callbacks)
+    assert len(third) == 6 and job.message == ""

@@ -47,6 +47,8 @@ from crm.sales.models import Lead
 
 BLOCK_CAP = 50
 MIN_SCORE = 70
+#: new pairs one scan adds to the review queue, best first (the next scan adds the rest)
+MAX_NEW_PAIRS = 10_000
 CHUNK = 900
 _GMAIL = {"gmail.com", "googlemail.com"}
 
@@ -466,6 +468,15 @@ def scan_run(scan_id: int) -> DuplicateScan:
                     scan=scan,
                 )
             )
+    message = ""
+    if len(new) > MAX_NEW_PAIRS:
+        # a queue nobody can work through helps nobody: the likeliest first, the rest next time
+        new.sort(key=lambda c: (-c.score, c.left_id, c.right_id))
+        message = _(
+            "%(found)s new pairs found; the %(queued)s likeliest were added to the queue. "
+            "Scan again after reviewing them to add the next ones."
+        ) % {"found": len(new), "queued": MAX_NEW_PAIRS}
+        new = new[:MAX_NEW_PAIRS]
     DuplicateCandidate.objects.bulk_update(refreshed, ["score", "reasons", "scan"], batch_size=500)
     DuplicateCandidate.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     scanned = scanner.base().count()
@@ -475,6 +486,7 @@ def scan_run(scan_id: int) -> DuplicateScan:
         scanned=scanned,
         pairs_found=len(found),
         seconds=round(time.monotonic() - started, 3),
+        message=message,
     )
     scan.refresh_from_db()
     return scan
