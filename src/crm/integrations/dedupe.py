@@ -21,9 +21,10 @@ Latin two-word names, never the pairs of a block.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations, groupby
 from operator import itemgetter
@@ -47,6 +48,7 @@ from crm.sales.models import Lead
 
 BLOCK_CAP = 50
 MIN_SCORE = 70
+_LOW_64 = (1 << 64) - 1  # a pair of ids is held as one integer: left << 64 | right
 #: new pairs one scan adds to the review queue, best first (the next scan adds the rest)
 MAX_NEW_PAIRS = 10_000
 CHUNK = 900
@@ -409,22 +411,41 @@ def block_pairs(block: list[Member]) -> Iterator[Pair]:
             yield from combinations(sorted(set(ids)), 2)
 
 
-def find_pairs(scanner: Any) -> dict[Pair, tuple[int, list[str]]]:
-    """Every scored pair at or above MIN_SCORE: {(left, right): (score, reasons)}."""
-    candidates: set[Pair] = set()
+def find_pairs(
+    scanner: Any, known: Container[Pair] = (), most: int | None = None
+) -> tuple[dict[Pair, tuple[int, list[str]]], int]:
+    """Pairs at or above MIN_SCORE: ({(left, right): (score, reasons)}, how many there are).
+
+    Every pair in `known` is returned; of the others, the `most` best (by score, then by the
+    smaller ids), so that memory stays bounded however many pairs a tenant holds. Candidates
+    are held as one integer per pair.
+    """
+    candidates: set[int] = set()
     for block in scanner.blocks():
-        candidates.update(block_pairs(block))
+        candidates.update(left << 64 | right for left, right in block_pairs(block))
     found: dict[Pair, tuple[int, list[str]]] = {}
-    for chunk in _chunks(sorted(candidates), 20_000):
+    best: list[tuple[int, int, int, list[str]]] = []  # min-heap: (score, -left, -right, reasons)
+    total = 0
+    for packed in _chunks(sorted(candidates), 20_000):
+        chunk = [(p >> 64, p & _LOW_64) for p in packed]
         people = scanner.load(pk for pair in chunk for pk in pair)
         for left, right in chunk:
             a, b = people.get(left), people.get(right)
             if a is None or b is None:
                 continue
             score, reasons = scanner.score(a, b)
-            if score >= MIN_SCORE:
+            if score < MIN_SCORE:
+                continue
+            total += 1
+            if (left, right) in known or most is None:
                 found[(left, right)] = (score, reasons)
-    return found
+                continue
+            heapq.heappush(best, (score, -left, -right, reasons))
+            if len(best) > most:
+                heapq.heappop(best)
+    for score, left, right, reasons in best:
+        found[(-left, -right)] = (score, reasons)
+    return found, total
 
 
 def scan_run(scan_id: int) -> DuplicateScan:
@@ -435,13 +456,13 @@ def scan_run(scan_id: int) -> DuplicateScan:
         status=JobStatus.RUNNING, started_at=timezone.now()
     )
     scanner = SCANNERS[scan.record_type]()
-    found = find_pairs(scanner)
     known = {
         (left, right): (pk, status)
         for pk, left, right, status in DuplicateCandidate.objects.filter(
             record_type=scan.record_type
         ).values_list("id", "left_id", "right_id", "status")
     }
+    found, total = find_pairs(scanner, known, MAX_NEW_PAIRS)
     new = []
     refreshed = []
     for (left, right), (score, reasons) in found.items():
@@ -469,14 +490,13 @@ def scan_run(scan_id: int) -> DuplicateScan:
                 )
             )
     message = ""
-    if len(new) > MAX_NEW_PAIRS:
+    new_pairs = total - sum(1 for pair in found if pair in known)
+    if new_pairs > len(new):
         # a queue nobody can work through helps nobody: the likeliest first, the rest next time
-        new.sort(key=lambda c: (-c.score, c.left_id, c.right_id))
         message = _(
             "%(found)s new pairs found; the %(queued)s likeliest were added to the queue. "
             "Scan again after reviewing them to add the next ones."
-        ) % {"found": len(new), "queued": MAX_NEW_PAIRS}
-        new = new[:MAX_NEW_PAIRS]
+        ) % {"found": new_pairs, "queued": len(new)}
     DuplicateCandidate.objects.bulk_update(refreshed, ["score", "reasons", "scan"], batch_size=500)
     DuplicateCandidate.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     scanned = scanner.base().count()
@@ -484,7 +504,7 @@ def scan_run(scan_id: int) -> DuplicateScan:
         status=JobStatus.DONE,
         finished_at=timezone.now(),
         scanned=scanned,
-        pairs_found=len(found),
+        pairs_found=total,
         seconds=round(time.monotonic() - started, 3),
         message=message,
     )
