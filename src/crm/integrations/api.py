@@ -23,6 +23,7 @@ from crm.core.api import (
     created,
     has_scope,
     paginated,
+    require_scopes,
 )
 from crm.core.api import responses as r
 from crm.core.errors import ConflictError
@@ -36,6 +37,8 @@ from crm.integrations.schemas import (
     CandidateOut,
     CandidatePage,
     ConsentIn,
+    DuplicateCheckIn,
+    DuplicateMatchOut,
     ExportIn,
     ExportJobOut,
     ImportConfigureIn,
@@ -228,6 +231,30 @@ def duplicate_list(request: HttpRequest, params: Query[CandidateFilter]) -> Any:
         actor=actor(request), record_type=params.record_type, status=params.status
     )
     return paginated(qs, params)
+
+
+@router.post(
+    "/duplicates/check",
+    response=r({200: list[DuplicateMatchOut]}),
+    operation_id="duplicate_check",
+)
+def duplicate_check(request: HttpRequest, payload: DuplicateCheckIn) -> Any:
+    """Existing records you can see that a record with these values would duplicate (the scan's
+    keys and scores), best first: ask before creating one. Nothing is written."""
+    member = actor(request)
+    if payload.email or payload.phone:
+        require_scopes(request, ["pii"])  # else it would tell who is in the CRM by email
+    values = payload.given(exclude={"record_type"})
+    if payload.account_id is not None:
+        with body_reference("account_id"):
+            account_get(actor=member, account_id=payload.account_id)
+    found = selectors.likely_duplicates(
+        actor=member, record_type=payload.record_type, values=values, limit=10
+    )
+    return [
+        {"id": d.record.pk, "name": d.record.name, "score": d.score, "reasons": d.reasons}
+        for d in found
+    ]
 
 
 @router.post(

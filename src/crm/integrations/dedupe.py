@@ -543,6 +543,9 @@ def matches_for(
     if holder.pinyin_key:
         q |= Q(pinyin_key=holder.pinyin_key)
     ids = list(scanner.base().filter(q).values_list("id", flat=True)[:200])
+    company = values.get(scanner.company_field)
+    if isinstance(company, str):
+        company = company.strip().lower()  # as PeopleScanner.person folds the stored text
     alias = email_canonical(str(values.get("email", "")))
     probe = Person(
         0,
@@ -552,7 +555,7 @@ def matches_for(
         email_index,
         phone_index,
         crypto.blind_index("email", alias) if alias else "",
-        values.get(scanner.company_field),
+        company,
         str(values.get("city", "")),
     )
     out = []

@@ -183,6 +183,26 @@ class CandidateFilter(ListParams):
     status: Literal["", "open", "merged", "dismissed"] = "open"
 
 
+class DuplicateCheckIn(InSchema):
+    """A record about to be created: which existing records would it duplicate?"""
+
+    record_type: Literal["contact", "lead", "account"] = "contact"
+    name: str = Field("", max_length=200)
+    email: str = Field("", max_length=254)
+    phone: str = Field("", max_length=40)
+    city: str = Field("", max_length=100)
+    company: str = Field("", max_length=200, description="Leads: the company as typed.")
+    account_id: Id | None = Field(None, description="Contacts: the account they work for.")
+    website: str = Field("", max_length=200, description="Accounts.")
+
+
+class DuplicateMatchOut(Schema):
+    id: int
+    name: str
+    score: int
+    reasons: list[str]
+
+
 class MergeIn(InSchema):
     other_id: Id = Field(
         ..., description="The record (contact, account or lead) merged into this one; soft-deleted."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
@@ -123,6 +124,37 @@ def duplicate_queue(
         visible = lists[record_type](actor=actor).values("pk")
         qs = qs.filter(left_id__in=visible, right_id__in=visible)
     return qs.order_by("-score", "id")
+
+
+@dataclass(frozen=True)
+class LikelyDuplicate:
+    record: Any
+    score: int
+    reasons: list[str]
+
+
+def likely_duplicates(
+    *, actor: Membership, record_type: str, values: dict[str, Any], limit: int = 5
+) -> list[LikelyDuplicate]:
+    """Existing records (that `actor` may see) which a new record with `values` would duplicate:
+    the scan's keys and scores (crm.integrations.dedupe.matches_for), for capture forms and the
+    API, best first."""
+    from crm.customers.selectors import account_list, contact_list
+    from crm.integrations.dedupe import matches_for
+    from crm.sales.selectors import lead_list
+
+    lists: dict[str, Any] = {"contact": contact_list, "account": account_list, "lead": lead_list}
+    matches = matches_for(values, record_type=record_type, limit=50)
+    visible = {
+        record.pk: record
+        for record in lists[record_type](actor=actor).filter(pk__in=[m[0] for m in matches])
+    }
+    out = [
+        LikelyDuplicate(visible[pk], score, reasons)
+        for pk, score, reasons in matches
+        if pk in visible
+    ]
+    return out[:limit]
 
 
 def duplicate_get(*, actor: Membership, candidate_id: int) -> DuplicateCandidate:

@@ -30,6 +30,7 @@ from crm.customers import selectors as customer_selectors
 from crm.sales import selectors as sales_selectors
 from crm.tenancy.permissions import require_write
 from crm.tenancy.selectors import audit_for_record
+from crm.web import duplicates
 from crm.web import forms as web_forms
 from crm.web import selectors as web_selectors
 from crm.web import services as web_services
@@ -302,22 +303,33 @@ def record_create(request: HttpRequest, kind_name: str) -> HttpResponse:
     require_write(actor)
     form = kind.form(posted(request), only=kind.create_fields, initial=_create_initial(request))
     _label_pickers_from_get(request, form, actor)
+    likely: list[Any] = []
     if request.method == "POST" and form.is_valid():
+        if not request.POST.get(duplicates.CREATE_ANYWAY):
+            likely = duplicates.check(actor, kind.name, form.cleaned_data)
         try:
-            obj = kind.create(actor, form.cleaned_data)
+            obj = None if likely else kind.create(actor, form.cleaned_data)
         except ValidationFailedError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(
-                request,
-                _("%(kind)s “%(title)s” created.") % {"kind": kind.label, "title": title_of(obj)},
-            )
-            return redirect(reverse(f"web:{kind.name}_detail", kwargs={"pk": obj.pk}))
-    status = 422 if request.method == "POST" else 200
+            if obj is not None:
+                messages.success(
+                    request,
+                    _("%(kind)s “%(title)s” created.")
+                    % {"kind": kind.label, "title": title_of(obj)},
+                )
+                return redirect(reverse(f"web:{kind.name}_detail", kwargs={"pk": obj.pk}))
+    status = 422 if request.method == "POST" and not likely else 200
     return render_page(
         request,
         "web/form.html",
-        {"kind": kind, "form": form, "title": _("New %(kind)s") % {"kind": kind.label}},
+        {
+            "kind": kind,
+            "form": form,
+            "title": _("New %(kind)s") % {"kind": kind.label},
+            "likely_duplicates": likely,
+            "create_anyway": duplicates.CREATE_ANYWAY,
+        },
         status=status,
     )
 
