@@ -50,14 +50,19 @@ def with_records(actor: Any, account: Account, tag: str) -> None:
     )
     lead = lead_create(actor=actor, values={"name": f"线索{tag}"})
     Lead.objects.filter(pk=lead.pk).update(converted_account=account)
+    with_history(actor, "account", account.pk, tag)
+
+
+def with_history(actor: Any, record_type: str, record_id: int, tag: str) -> None:
+    """A logged call and a task on the record."""
     activity_log(
         actor=actor,
-        record_type="account",
-        record_id=account.pk,
+        record_type=record_type,
+        record_id=record_id,
         values={"kind": "call", "subject": f"call {tag}"},
     )
     task_create(
-        actor=actor, values={"title": f"task {tag}"}, record_type="account", record_id=account.pk
+        actor=actor, values={"title": f"task {tag}"}, record_type=record_type, record_id=record_id
     )
 
 
@@ -195,15 +200,7 @@ def test_lead_merge_moves_history_and_deals_and_undo_puts_them_back(world) -> No
         actor=admin, values={"name": "赵 敏", "company": "ACME LTD", "phone": "13100131000"}
     )
     for lead, tag in ((first, "a"), (second, "b")):
-        activity_log(
-            actor=admin,
-            record_type="lead",
-            record_id=lead.pk,
-            values={"kind": "call", "subject": f"call {tag}"},
-        )
-        task_create(
-            actor=admin, values={"title": f"task {tag}"}, record_type="lead", record_id=lead.pk
-        )
+        with_history(admin, "lead", lead.pk, tag)
         opportunity_create(actor=admin, values={"name": f"deal {tag}"}, lead_id=lead.pk)
     before_first, before_second = lead_links(first), lead_links(second)
 
