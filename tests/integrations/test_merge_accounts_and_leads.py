@@ -137,7 +137,7 @@ def test_account_pair_is_merged_from_the_review_page(
     assert Contact.objects.get(pk=contact.pk).account_id == survivor_id
     assert Account.objects.get(pk=merged_id).deleted_at is not None
     done = get(client, f"/data/merges/{record.pk}/").content.decode()
-    assert "Acme" in done and "contact: 1" in done
+    assert "Acme" in done and "Contacts: 1" in done
     candidate.refresh_from_db()
     assert candidate.status == "merged"
     undone = post(client, f"/data/merges/{record.pk}/")

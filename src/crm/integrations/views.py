@@ -279,6 +279,18 @@ RECORD_TYPES = {
 }
 
 
+# what a merge moved, as the merge page names it
+MOVED_LABELS = {
+    "activity": gettext_lazy("Activities"),
+    "task": gettext_lazy("Tasks"),
+    "opportunity": gettext_lazy("Opportunities"),
+    "order": gettext_lazy("Orders"),
+    "lead": gettext_lazy("Leads"),
+    "contact": gettext_lazy("Contacts"),
+    "consent": gettext_lazy("Consent"),
+}
+
+
 def _names(record_type: str, ids: set[int]) -> dict[int, str]:
     from crm.customers.models import Account
     from crm.sales.models import Lead
@@ -450,7 +462,9 @@ def merge_done(request: HttpRequest, merge_id: int) -> HttpResponse:
             "record": record,
             "survivor": names.get(record.survivor_id, "—"),
             "merged": names.get(record.merged_id, "—"),
-            "moved": {kind: len(ids) for kind, ids in record.relinked.items()},
+            "moved": {
+                MOVED_LABELS.get(kind, kind): len(ids) for kind, ids in record.relinked.items()
+            },
             "can_undo": record.undone_at is None and record.undo_until > timezone.now(),
             "error": error,
         },
