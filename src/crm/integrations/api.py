@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from typing import Any, Literal
 
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Status
 
+from crm.activities.records import record_find
 from crm.core.api import (
     Id,
     ListParams,
@@ -62,7 +62,6 @@ from crm.integrations.schemas import (
     TemplateOut,
     validated,
 )
-from crm.sales.selectors import lead_get
 
 router = Router(tags=["integrations"])
 
@@ -272,30 +271,22 @@ def _merge(
 ) -> Status[Any]:
     """Merge `payload.other_id` into the record `survivor_id`; a retry answers the same merge."""
     member = actor(request)
-
-    def get(pk: int) -> Any:
-        if record_type == "account":
-            return account_get(actor=member, account_id=pk)
-        if record_type == "lead":
-            return lead_get(actor=member, lead_id=pk)
-        return contact_get(actor=member, contact_id=pk)
-
-    survivor = get(survivor_id)
+    survivor = record_find(member, record_type, survivor_id)
     done = selectors.merge_already_done(
         actor=member, survivor_id=survivor.pk, merged_id=payload.other_id, record_type=record_type
     )
     if done is not None:  # a retried request: the same answer
         return created(done)
     with body_reference("other_id"):
-        other = get(payload.other_id)
-    merges: dict[str, Callable[..., Any]] = {
-        "contact": services.contact_merge,
-        "account": services.account_merge,
-        "lead": services.lead_merge,
-    }
-    return created(
-        merges[record_type](actor=member, survivor=survivor, merged=other, choices=payload.fields)
+        other = record_find(member, record_type, payload.other_id)
+    record = services.record_merge(
+        actor=member,
+        record_type=record_type,
+        survivor=survivor,
+        merged=other,
+        choices=payload.fields,
     )
+    return created(record)
 
 
 @router.post(

@@ -229,14 +229,14 @@ class PeopleScanner:
     def load(self, ids: Iterable[int]) -> dict[int, Person]:
         out = {}
         cols = (*self.columns, self.company_field)
-        for chunk in _chunks(sorted(set(ids)), CHUNK):
+        for chunk in chunked(sorted(set(ids)), CHUNK):
             for row in self.base().filter(pk__in=chunk).values(*cols):
                 out[row["id"]] = self.person(row)
         return out
 
     def load_members(self, ids: Iterable[int]) -> dict[int, Member]:
         out = {}
-        for chunk in _chunks(sorted(set(ids)), CHUNK):
+        for chunk in chunked(sorted(set(ids)), CHUNK):
             rows = self.base().filter(pk__in=chunk).values_list("id", *self.evidence_columns)
             for row in _raw(rows):
                 out[row[0]] = self.member(row[0], row[1:])
@@ -327,14 +327,14 @@ class PeopleScanner:
             (self.alias_groups, "email_index"),
             (self.reversed_names, "pinyin_key"),
         ):
-            for chunk in _chunks(sorted(groups), CHUNK):
+            for chunk in chunked(sorted(groups), CHUNK):
                 rows = self.base().filter(**{f"{column}__in": chunk}).values_list(column, "id")
                 for key, pk in _raw(rows):
                     groups[key].append(pk)
             blocks = [sorted(set(ids))[:BLOCK_CAP] for ids in groups.values()]
             groups.clear()
             blocks = [ids for ids in blocks if len(ids) > 1]
-            for batch in _chunks(blocks, 500):
+            for batch in chunked(blocks, 500):
                 missing = {pk for ids in batch for pk in ids if pk not in self.seen}
                 loaded = self.load_members(missing)
                 for ids in batch:
@@ -373,13 +373,6 @@ class LeadScanner(PeopleScanner):
         return super().person({**row, "city": row.get("region", "")})
 
 
-SCANNERS: dict[str, Callable[[], Any]] = {
-    "contact": PeopleScanner,
-    "lead": LeadScanner,
-    "account": lambda: _account_scanner(),
-}
-
-
 def _account_scanner() -> Any:
     """Names, phones and websites of companies: crm.integrations.dedupe_accounts (which builds
     on this module, hence imported here)."""
@@ -388,12 +381,19 @@ def _account_scanner() -> Any:
     return AccountScanner()
 
 
+SCANNERS: dict[str, Callable[[], Any]] = {
+    "contact": PeopleScanner,
+    "lead": LeadScanner,
+    "account": _account_scanner,
+}
+
+
 def _raw(rows: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
     """A values_list query's rows, streamed (a server-side cursor where the database has one)."""
     return rows.iterator(chunk_size=10_000)
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+def chunked(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -426,7 +426,7 @@ def find_pairs(
     found: dict[Pair, tuple[int, list[str]]] = {}
     best: list[tuple[int, int, int, list[str]]] = []  # min-heap: (score, -left, -right, reasons)
     total = 0
-    for packed in _chunks(sorted(candidates), 20_000):
+    for packed in chunked(sorted(candidates), 20_000):
         chunk = [(p >> 64, p & _LOW_64) for p in packed]
         people = scanner.load(pk for pair in chunk for pk in pair)
         for left, right in chunk:
@@ -558,9 +558,19 @@ def matches_for(
         company,
         str(values.get("city", "")),
     )
+    return best_matches(probe, scanner.load(ids), score_pair, limit)
+
+
+def best_matches(
+    probe: Any,
+    records: dict[int, Any],
+    score: Callable[[Any, Any], tuple[int, list[str]]],
+    limit: int,
+) -> list[tuple[int, int, list[str]]]:
+    """(id, score, reasons) of the records scoring MIN_SCORE or more against `probe`, best first."""
     out = []
-    for pk, person in scanner.load(ids).items():
-        score, reasons = score_pair(probe, person)
-        if score >= MIN_SCORE:
-            out.append((pk, score, reasons))
+    for pk, record in records.items():
+        points, reasons = score(probe, record)
+        if points >= MIN_SCORE:
+            out.append((pk, points, reasons))
     return sorted(out, key=lambda t: -t[1])[:limit]

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from crm.customers.models import Account
-from crm.integrations.dedupe import BLOCK_CAP, CHUNK, MIN_SCORE
+from crm.integrations.dedupe import BLOCK_CAP, CHUNK, MIN_SCORE, best_matches, chunked
 
 
 def _words(text: str) -> list[str]:
@@ -184,13 +184,8 @@ def score_accounts(a: Company, b: Company) -> tuple[int, list[str]]:
     same_core = bool(a.core) and a.core == b.core
     similar = round(fuzz.ratio(a.core, b.core)) if a.core and b.core else 0
     if same_core:
-        reasons.append(
-            _("same name apart from legal form or region: %(a)s / %(b)s")
-            % {
-                "a": a.name,
-                "b": b.name,
-            }
-        )
+        names = {"a": a.name, "b": b.name}
+        reasons.append(_("same name apart from legal form or region: %(a)s / %(b)s") % names)
     elif similar >= 85:
         reasons.append(
             _("similar names: %(a)s / %(b)s (%(s)s%%)") % {"a": a.name, "b": b.name, "s": similar}
@@ -223,11 +218,8 @@ class AccountScanner:
         # every live account's keys, read once by blocks(): the pairs are scored from here
         self.companies: dict[int, Company] = {}
 
-    def every(self) -> QuerySet[Any]:
-        return Account.objects.all()
-
     def base(self) -> QuerySet[Any]:
-        return self.every().filter(deleted_at__isnull=True)
+        return Account.objects.filter(deleted_at__isnull=True)
 
     def blocks(self) -> Iterator[list[tuple[int, tuple[Hashable, ...], Any]]]:
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -262,12 +254,11 @@ class AccountScanner:
         wanted = sorted(set(ids))
         if self.companies:  # during a scan
             return {pk: self.companies[pk] for pk in wanted if pk in self.companies}
-        out = {}
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
-            for row in self.base().filter(pk__in=chunk).values(*self.columns):
-                out[row["id"]] = Company.of(row)
-        return out
+        return {
+            row["id"]: Company.of(row)
+            for chunk in chunked(wanted, CHUNK)
+            for row in self.base().filter(pk__in=chunk).values(*self.columns)
+        }
 
     def score(self, a: Company, b: Company) -> tuple[int, list[str]]:
         return score_accounts(a, b)
@@ -285,9 +276,4 @@ class AccountScanner:
             else:
                 found = self.base().filter(website__icontains=value)
             ids.update(found.values_list("id", flat=True)[:200])
-        out = []
-        for pk, company in self.load(ids).items():
-            score, reasons = score_accounts(probe, company)
-            if score >= MIN_SCORE:
-                out.append((pk, score, reasons))
-        return sorted(out, key=lambda t: -t[1])[:limit]
+        return best_matches(probe, self.load(ids), score_accounts, limit)

@@ -97,13 +97,17 @@ class Kind:
         return state
 
 
+def _values(state: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The record's own fields of a state, empty text for None (as the forms send them)."""
+    return {k: ("" if v is None else v) for k, v in state.items() if k in names}
+
+
 def _update_contact(actor: Membership, contact: Any, state: Mapping[str, Any]) -> None:
-    values = {k: ("" if v is None else v) for k, v in state.items() if k in CONTACT_FIELDS}
     account_id = state.get("account")
     contact_update(
         actor=actor,
         contact=contact,
-        values=values,
+        values=_values(state, CONTACT_FIELDS),
         account_id=account_id,
         clear_account=account_id is None and "account" in state,
         owner_id=state.get("owner"),
@@ -112,22 +116,20 @@ def _update_contact(actor: Membership, contact: Any, state: Mapping[str, Any]) -
 
 
 def _update_account(actor: Membership, account: Any, state: Mapping[str, Any]) -> None:
-    values = {k: ("" if v is None else v) for k, v in state.items() if k in ACCOUNT_FIELDS}
     account_update(
         actor=actor,
         account=account,
-        values=values,
+        values=_values(state, ACCOUNT_FIELDS),
         owner_id=state.get("owner"),
         tag_ids=state.get("tag_ids"),
     )
 
 
 def _update_lead(actor: Membership, lead: Any, state: Mapping[str, Any]) -> None:
-    values = {k: ("" if v is None else v) for k, v in state.items() if k in LEAD_FIELDS}
     lead_update(
         actor=actor,
         lead=lead,
-        values=values,
+        values=_values(state, LEAD_FIELDS),
         owner_id=state.get("owner"),
         tag_ids=state.get("tag_ids"),
     )
@@ -232,6 +234,23 @@ def lead_merge(
             _("A converted lead cannot be merged: merge the contacts or accounts it became.")
         )
     return _merge(LEAD, actor, survivor, merged, choices)
+
+
+def record_merge(
+    *,
+    actor: Membership,
+    record_type: str,
+    survivor: Any,
+    merged: Any,
+    choices: Mapping[str, str] | None = None,
+) -> MergeRecord:
+    """The merge of `record_type` ("contact", "account" or "lead"), for the pages and the API."""
+    merges: dict[str, Callable[..., MergeRecord]] = {
+        "contact": contact_merge,
+        "account": account_merge,
+        "lead": lead_merge,
+    }
+    return merges[record_type](actor=actor, survivor=survivor, merged=merged, choices=choices)
 
 
 @transaction.atomic

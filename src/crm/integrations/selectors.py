@@ -109,19 +109,26 @@ def template_get(*, template_id: int) -> ImportTemplate:
     return template
 
 
-def duplicate_queue(
-    *, actor: Membership, record_type: str = "contact", status: str = "open"
-) -> QuerySet[DuplicateCandidate]:
-    """The review queue, best matches first. Pairs the actor cannot see both sides of are hidden."""
+def _visible(record_type: str, actor: Membership) -> QuerySet[Any] | None:
+    """The records of a type the duplicate finder knows that `actor` may see (None: another)."""
     from crm.customers.selectors import account_list, contact_list
     from crm.sales.selectors import lead_list
 
     lists: dict[str, Any] = {"contact": contact_list, "account": account_list, "lead": lead_list}
+    found = lists.get(record_type)
+    return None if found is None else found(actor=actor)
+
+
+def duplicate_queue(
+    *, actor: Membership, record_type: str = "contact", status: str = "open"
+) -> QuerySet[DuplicateCandidate]:
+    """The review queue, best matches first. Pairs the actor cannot see both sides of are hidden."""
     qs = DuplicateCandidate.objects.filter(record_type=record_type)
     if status:
         qs = qs.filter(status=status)
-    if actor.visibility != "all" and record_type in lists:
-        visible = lists[record_type](actor=actor).values("pk")
+    listed = _visible(record_type, actor) if actor.visibility != "all" else None
+    if listed is not None:
+        visible = listed.values("pk")
         qs = qs.filter(left_id__in=visible, right_id__in=visible)
     return qs.order_by("-score", "id")
 
@@ -139,16 +146,13 @@ def likely_duplicates(
     """Existing records (that `actor` may see) which a new record with `values` would duplicate:
     the scan's keys and scores (crm.integrations.dedupe.matches_for), for capture forms and the
     API, best first."""
-    from crm.customers.selectors import account_list, contact_list
     from crm.integrations.dedupe import matches_for
-    from crm.sales.selectors import lead_list
 
-    lists: dict[str, Any] = {"contact": contact_list, "account": account_list, "lead": lead_list}
+    listed = _visible(record_type, actor)
+    if listed is None:
+        raise NotFoundError("No duplicates are looked for among these records.")
     matches = matches_for(values, record_type=record_type, limit=50)
-    visible = {
-        record.pk: record
-        for record in lists[record_type](actor=actor).filter(pk__in=[m[0] for m in matches])
-    }
+    visible = {record.pk: record for record in listed.filter(pk__in=[m[0] for m in matches])}
     out = [
         LikelyDuplicate(visible[pk], score, reasons)
         for pk, score, reasons in matches

@@ -368,6 +368,7 @@ from crm.integrations.merge import (  # noqa: E402
     contact_merge,
     lead_merge,
     merge_undo,
+    record_merge,
 )
 from crm.integrations.privacy import (  # noqa: E402
     consent_record,
@@ -394,6 +395,7 @@ __all__ = [
     "merge_undo",
     "privacy_erase",
     "privacy_export",
+    "record_merge",
     "retention_run",
     "retention_set",
     "template_save",

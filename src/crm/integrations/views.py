@@ -20,9 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from crm.activities.records import record_find
 from crm.core.errors import DomainError, NotFoundError
 from crm.core.writes import field_error
-from crm.customers.models import Contact
 from crm.integrations import selectors, services
 from crm.integrations.merge import KINDS, default_choices
 from crm.integrations.models import (
@@ -292,10 +292,7 @@ MOVED_LABELS = {
 
 
 def _names(record_type: str, ids: set[int]) -> dict[int, str]:
-    from crm.customers.models import Account
-    from crm.sales.models import Lead
-
-    model: Any = {"contact": Contact, "lead": Lead, "account": Account}[record_type]
+    model = KINDS[record_type].model  # the record types of the queue are those merges know
     return dict(model.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
@@ -379,13 +376,12 @@ def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
                 for name in kind.fields
                 if request.POST.get(f"keep_{name}") in ("survivor", "merged")
             }
-            merge: dict[str, Callable[..., MergeRecord]] = {
-                "contact": services.contact_merge,
-                "account": services.account_merge,
-                "lead": services.lead_merge,
-            }
-            record = merge[kind.record_type](
-                actor=actor, survivor=survivor, merged=merged, choices=choices
+            record = services.record_merge(
+                actor=actor,
+                record_type=kind.record_type,
+                survivor=survivor,
+                merged=merged,
+                choices=choices,
             )
             return redirect("integrations:merge_done", merge_id=record.pk)
         except DomainError as exc:
@@ -424,22 +420,9 @@ def duplicate_review(request: HttpRequest, candidate_id: int) -> HttpResponse:
 
 
 def _pair(actor: Membership, candidate: Any) -> tuple[Any, Any]:
-    from crm.customers.selectors import account_get, contact_get
-    from crm.sales.selectors import lead_get
-
-    if candidate.record_type == "lead":
-        return (
-            lead_get(actor=actor, lead_id=candidate.left_id),
-            lead_get(actor=actor, lead_id=candidate.right_id),
-        )
-    if candidate.record_type == "account":
-        return (
-            account_get(actor=actor, account_id=candidate.left_id),
-            account_get(actor=actor, account_id=candidate.right_id),
-        )
     return (
-        contact_get(actor=actor, contact_id=candidate.left_id),
-        contact_get(actor=actor, contact_id=candidate.right_id),
+        record_find(actor, candidate.record_type, candidate.left_id),
+        record_find(actor, candidate.record_type, candidate.right_id),
     )
 
 

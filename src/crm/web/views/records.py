@@ -303,22 +303,21 @@ def record_create(request: HttpRequest, kind_name: str) -> HttpResponse:
     require_write(actor)
     form = kind.form(posted(request), only=kind.create_fields, initial=_create_initial(request))
     _label_pickers_from_get(request, form, actor)
+    submitted = request.method == "POST" and form.is_valid()
     likely: list[Any] = []
-    if request.method == "POST" and form.is_valid():
-        if not request.POST.get(duplicates.CREATE_ANYWAY):
-            likely = duplicates.check(actor, kind.name, form.cleaned_data)
+    if submitted and not request.POST.get(duplicates.CREATE_ANYWAY):
+        likely = duplicates.check(actor, kind.name, form.cleaned_data)
+    if submitted and not likely:
         try:
-            obj = None if likely else kind.create(actor, form.cleaned_data)
+            obj = kind.create(actor, form.cleaned_data)
         except ValidationFailedError as exc:
             form.add_service_error(exc)
         else:
-            if obj is not None:
-                messages.success(
-                    request,
-                    _("%(kind)s “%(title)s” created.")
-                    % {"kind": kind.label, "title": title_of(obj)},
-                )
-                return redirect(reverse(f"web:{kind.name}_detail", kwargs={"pk": obj.pk}))
+            messages.success(
+                request,
+                _("%(kind)s “%(title)s” created.") % {"kind": kind.label, "title": title_of(obj)},
+            )
+            return redirect(reverse(f"web:{kind.name}_detail", kwargs={"pk": obj.pk}))
     status = 422 if request.method == "POST" and not likely else 200
     return render_page(
         request,
