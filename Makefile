@@ -4,20 +4,29 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CRM := $(VENV)/bin/crm
 STAMP := $(VENV)/.installed-stamp
+CONSTRAINTS := requirements/constraints.txt
 NODE_STAMP := node_modules/.installed-stamp
 STATIC_STAMP := src/crm/web/static/vendor/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup browser run test lint format bench serve clean
+.PHONY: setup browser run test lint format bench serve clean constraints
 
 setup: $(STAMP) $(STATIC_STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade uv || true
-	if [ -x $(VENV)/bin/uv ]; then $(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]'; \
-	else $(PY) -m pip install -q -e '.[dev]'; fi
+	if [ -x $(VENV)/bin/uv ]; then \
+	  $(VENV)/bin/uv pip install -q --python $(PY) -c $(CONSTRAINTS) -e '.[dev]'; \
+	else $(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'; fi
 	touch $@
+
+# The newest versions pyproject.toml allows, written down; then `make test` before committing.
+constraints: setup
+	{ sed -n '/^#/p' $(CONSTRAINTS); \
+	  $(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	    --upgrade --no-header --no-annotate -q; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
