@@ -9,9 +9,9 @@ directory and deleted afterwards, or, with BENCH_DEDUPE_DATA=<dir>, a copy you m
    (the machine may be shared: the load average is reported too), pairs found, pairs queued.
 2. The same scan again (the queue is full: open pairs are refreshed, none added).
 3. A scan of the tenant's accounts (core company names, phones, websites). The demo gives many
-   accounts of one company name the same website in several cities, so this scan finds millions
-   of pairs and queues the best MAX_NEW_PAIRS: the case of a queue capped while memory stays
-   bounded.
+   accounts of one city the same company name and website, so this scan finds hundreds of
+   thousands of pairs and queues the best MAX_NEW_PAIRS: the case of a queue capped while memory
+   stays bounded.
 
 Peak resident memory (`ru_maxrss`) of the process is reported after the contact scans and after
 the account scan; the target is a scan under 120 s. BENCH_DEDUPE_PROFILE=<file> writes cProfile

@@ -77,6 +77,16 @@ def test_account_scan_finds_the_same_company_and_leaves_others(
         account("FT Group", website="foo-trade.com"),
     )
     same(account("云帆物流", phone="010-8888 1234"), account("云帆速运", phone="+86 10 8888 1234"))
+    # one company's branches in two cities share its website: two accounts on purpose, unless
+    # the phone is the same too (then one of the cities is wrong)
+    site = "https://www.haiyun-ship.com/"
+    haiyun_sh = account("上海海运通物流有限公司", city="上海", website=site)
+    haiyun_nb = account("宁波海运通物流有限公司", city="宁波", website=site)
+    same(account("海运通物流", city="上海", website="haiyun-ship.com/contact"), haiyun_sh)
+    same(
+        account("广州蓝鲸贸易有限公司", city="广州", website="lanjing.cn", phone="020-3888 0001"),
+        account("蓝鲸贸易", city="深圳", website="lanjing.cn", phone="+86 20 3888 0001"),
+    )
     # distractors: other names, shops on one platform, a deleted twin, another tenant's twin
     account("华为技术有限公司")
     account("中兴通讯股份有限公司")
@@ -96,6 +106,7 @@ def test_account_scan_finds_the_same_company_and_leaves_others(
     assert any("legal form" in r for r in long_short.reasons)
     # one name in two cities is two companies unless a phone or website says otherwise
     assert tuple(sorted((xc_long.pk, xc_shenzhen.pk))) not in found
+    assert tuple(sorted((haiyun_sh.pk, haiyun_nb.pk))) not in found
 
     # a second scan queues nothing new
     again, _job = scan(admin, django_capture_on_commit_callbacks)

@@ -10,10 +10,11 @@ one company, as do "Acme, Inc." and "ACME Corporation". An account's keys are:
 * its website's domain (www. and the path dropped), unless the site is a shared platform
   (a shop on tmall.com, a page on weibo.com) that says nothing about who runs it.
 
-Records sharing a key form a block; pairs are scored by `score_accounts`. A core name alone
-counts only within one city: Chinese company names are registered per region, so "星辰科技"
-in 北京 and in 深圳 are likely two companies (or branches kept apart on purpose), and a tenant
-with many accounts holds many such namesakes; their pair needs a phone or website in common.
+Records sharing a key form a block; pairs are scored by `score_accounts`. A core name or a
+website counts only within one city: Chinese company names are registered per region, so
+"星辰科技" in 北京 and in 深圳 are likely two companies, and a tenant with many accounts holds many
+such namesakes; one website in two cities is one company's branches (北京分公司, 上海分公司), which
+are kept as accounts of their own on purpose. Such a pair needs a phone in common.
 
 Accounts are far fewer than contacts, so the scan reads each account once and keeps the keys
 of all of them in memory (about 400 bytes per account: 80 MB for 200,000).
@@ -172,13 +173,15 @@ class Company:
 
 def score_accounts(a: Company, b: Company) -> tuple[int, list[str]]:
     """0..100 and the reasons: same website or phone is strong; the same core name is strong
-    within one city (or where a city is not known) and no evidence across two."""
+    within one city (or where a city is not known) and no evidence across two; a website
+    shared across two cities is a company's branches unless the phone is the same too."""
     reasons: list[str] = []
     strong = 0
     if a.domain and a.domain == b.domain:
         strong = 90
         reasons.append(_("same website"))
-    if a.phone and a.phone == b.phone:
+    same_phone = bool(a.phone) and a.phone == b.phone
+    if same_phone:
         strong = 95 if strong else 85
         reasons.append(_("same phone"))
     same_core = bool(a.core) and a.core == b.core
@@ -193,7 +196,11 @@ def score_accounts(a: Company, b: Company) -> tuple[int, list[str]]:
     cities_differ = bool(a.city) and bool(b.city) and a.city != b.city
     if a.city and a.city == b.city:
         reasons.append(_("same city"))
-    if strong:
+    if strong and cities_differ and not same_phone:
+        # one website, two cities: the branches of one company (北京分公司, 上海分公司) are
+        # kept as two accounts on purpose; a phone in common would say otherwise
+        score = MIN_SCORE - 5
+    elif strong:
         # a company keeps its website and switchboard when it renames: unlike names lower the
         # score less than for people, where a shared mailbox or phone is common
         score = strong + (5 if similar >= 85 else 0) - (15 if similar < 40 else 0)
@@ -202,6 +209,19 @@ def score_accounts(a: Company, b: Company) -> tuple[int, list[str]]:
     else:
         score = min(similar, MIN_SCORE - 10)
     return max(0, min(100, score)), reasons
+
+
+def _city_blocks(members: list[tuple[int, str]]) -> Iterator[list[int]]:
+    """The ids of one city together with those whose city is not known, city by city."""
+    unknown = [pk for pk, city in members if not city]
+    by_city: dict[str, list[int]] = defaultdict(list)
+    for pk, city in members:
+        if city:
+            by_city[city].append(pk)
+    for same_city in list(by_city.values()) or [[]]:
+        block = same_city + unknown
+        if 2 <= len(block) <= BLOCK_CAP:
+            yield block
 
 
 class AccountScanner:
@@ -222,33 +242,27 @@ class AccountScanner:
         return Account.objects.filter(deleted_at__isnull=True)
 
     def blocks(self) -> Iterator[list[tuple[int, tuple[Hashable, ...], Any]]]:
-        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-        cores: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        phones: dict[str, list[int]] = defaultdict(list)
+        # core names and websites: {key: [(id, city)]}
+        per_city: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
         rows = self.base().order_by("id").values(*self.columns)
         for row in rows.iterator(chunk_size=10_000):
             company = Company.of(row)
             self.companies[company.pk] = company
             for kind, value in company.evidence():
-                if kind == "core":
-                    cores[value].append((company.pk, company.city))
+                if kind == "phone":
+                    phones[value].append(company.pk)
                 else:
-                    groups[(kind, value)].append(company.pk)
-        for key, ids in groups.items():
-            # a key shared by very many accounts (a group's switchboard) is left out
+                    per_city[(kind, value)].append((company.pk, company.city))
+        for phone, ids in phones.items():
+            # a number shared by very many accounts (a group's switchboard) is left out
             if 2 <= len(ids) <= BLOCK_CAP:
-                yield [(pk, (key,), None) for pk in ids]
-        for core, members in cores.items():
-            # one name in two cities is no evidence (see score_accounts): a block per city,
-            # each with the accounts whose city is not known
-            unknown = [pk for pk, city in members if not city]
-            by_city: dict[str, list[int]] = defaultdict(list)
-            for pk, city in members:
-                if city:
-                    by_city[city].append(pk)
-            for same_city in list(by_city.values()) or [[]]:
-                block = same_city + unknown
-                if 2 <= len(block) <= BLOCK_CAP:
-                    yield [(pk, (("core", core),), None) for pk in block]
+                yield [(pk, (("phone", phone),), None) for pk in ids]
+        for key, members in per_city.items():
+            # one name or one website in two cities is no evidence (see score_accounts): a
+            # block per city, each with the accounts whose city is not known
+            for block in _city_blocks(members):
+                yield [(pk, (key,), None) for pk in block]
 
     def load(self, ids: Iterable[int]) -> dict[int, Company]:
         wanted = sorted(set(ids))
