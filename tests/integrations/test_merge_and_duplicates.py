@@ -167,6 +167,10 @@ def test_scan_finds_pinyin_phone_format_and_email_alias_duplicates(
     assert duplicate_queue(actor=world.sales).count() == 0  # sales sees none of these contacts
     found = dedupe.matches_for({"name": "Lei Li", "phone": "13800138000"})
     assert sorted(pk for pk, _score, _reasons in found) == [p1.pk, p2.pk]
+    # capture finds what the scan pairs: the email without its +tag, the name in either order
+    found = dedupe.matches_for({"name": "Meimei Han", "email": "hmm+news@example.com"})
+    assert {pk for pk, _score, _reasons in found} == {e1.pk, e2.pk}
+    assert all(any("+tag" in r for r in reasons) for _pk, _score, reasons in found)
 
 
 def test_a_common_name_in_the_same_city_needs_a_second_key(
@@ -197,3 +201,14 @@ def test_a_common_name_in_the_same_city_needs_a_second_key(
     found = dedupe.matches_for({"name": "王伟", "phone": "13912345678"})
     assert {pk for pk, _score, _reasons in found} == {phone_a.pk, phone_b.pk}
     assert namesakes[0].pk not in {pk for pk, _s, _r in found}
+
+
+def test_capture_finds_a_colleague_among_many_namesakes(world) -> None:
+    """More 王伟 than a name lookup keeps: the one at the same firm is still proposed."""
+    admin = world.admin
+    for _ in range(210):
+        contact_create(actor=admin, values={"name": "王伟"})
+    firm = account_create(actor=admin, values={"name": "星辰科技"})
+    colleague = contact_create(actor=admin, values={"name": "王 伟"}, account_id=firm.pk)
+    found = dedupe.matches_for({"name": "王伟", "account_id": firm.pk})
+    assert [(pk, "same company" in reasons) for pk, _s, reasons in found] == [(colleague.pk, True)]

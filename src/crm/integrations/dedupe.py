@@ -535,20 +535,29 @@ def matches_for(
             phone_index = crypto.blind_index("phone", normalise_phone(str(values["phone"])))
     except InvalidValueError:
         pass
-    # one indexed lookup per key: SQLite answers the three ORed together by reading every row
-    # (150 ms in a tenant of 500,000 contacts, on every New contact form)
-    ids: set[int] = set()
-    for column, key in (
-        ("email_index", email_index),
-        ("phone_index", phone_index),
-        ("pinyin_key", holder.pinyin_key),
-    ):
-        if key:
-            ids.update(scanner.base().filter(**{column: key}).values_list("id", flat=True)[:200])
+    alias = email_canonical(str(values.get("email", "")))
+    alias_index = crypto.blind_index("email", alias) if alias else ""
     company = values.get(scanner.company_field)
     if isinstance(company, str):
         company = company.strip().lower()  # as PeopleScanner.person folds the stored text
-    alias = email_canonical(str(values.get("email", "")))
+    # The scan's blocks, as lookups: the email, the email without its +tag (a@x.com stored,
+    # a+crm@x.com given), the phone, the name's pinyin in either order (Meimei Han / Han
+    # Meimei) and, for a contact, the people of the same account (王 伟 / 王伟 at one firm,
+    # where a common name gives more namesakes than a lookup keeps).
+    lookups = [
+        ("email_index", email_index),
+        ("email_index", alias_index),
+        ("phone_index", phone_index),
+        *(("pinyin_key", key) for key in sorted(name_variants(holder.name_key, holder.pinyin_key))),
+    ]
+    if record_type == "contact" and company:
+        lookups.append((scanner.company_field, company))
+    # one indexed lookup per key: SQLite answers them ORed together by reading every row
+    # (150 ms in a tenant of 500,000 contacts, on every New contact form)
+    ids: set[int] = set()
+    for column, key in dict.fromkeys(lookups):
+        if key:
+            ids.update(scanner.base().filter(**{column: key}).values_list("id", flat=True)[:200])
     probe = Person(
         0,
         str(values.get("name", "")),
@@ -556,7 +565,7 @@ def matches_for(
         holder.pinyin_key,
         email_index,
         phone_index,
-        crypto.blind_index("email", alias) if alias else "",
+        alias_index,
         company,
         str(values.get("city", "")),
     )
