@@ -185,6 +185,9 @@ else:
     }
 
 LEAD_FOLLOWUP_EVERY_MINUTES = int(os.environ.get("CRM_LEAD_FOLLOWUP_EVERY_MINUTES", "15"))
+# Days an import's file, an export or a privacy zip is kept after its job ended
+# (crm.integrations.expiry): they copy personal data out of the records.
+FILE_RETENTION_DAYS = int(os.environ.get("CRM_FILE_RETENTION_DAYS", "7"))
 
 # --- email --------------------------------------------------------------------------------------
 # Django's send_mail() writes into the outbox table; the outbox job delivers over SMTP with retries.

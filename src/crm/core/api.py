@@ -49,7 +49,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ALL_SCOPES = frozenset({"read", "write", "pii"})
 # Every status an operation may answer besides its success; declared on every operation so that
 # the OpenAPI document is truthful (413: body over DATA_UPLOAD_MAX_MEMORY_SIZE).
-ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429)
+ERROR_STATUSES = (400, 401, 403, 404, 409, 410, 413, 422, 429)
 MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1  # PostgreSQL `integer`; SQLite would take more, PostgreSQL would not
 

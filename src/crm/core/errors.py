@@ -10,6 +10,7 @@ class ErrorCode(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     VALIDATION = "validation_error"
     CONFLICT = "conflict"
+    GONE = "gone"
     RATE_LIMITED = "rate_limited"
     UNAUTHENTICATED = "unauthenticated"
     BAD_REQUEST = "bad_request"
@@ -48,3 +49,10 @@ class ValidationFailedError(DomainError):
 class ConflictError(DomainError):
     code = ErrorCode.CONFLICT
     status = 409
+
+
+class GoneError(DomainError):
+    """What was asked for existed and was deleted on purpose (an expired file)."""
+
+    code = ErrorCode.GONE
+    status = 410

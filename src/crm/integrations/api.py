@@ -29,8 +29,8 @@ from crm.core.api import responses as r
 from crm.core.errors import ConflictError
 from crm.core.writes import field_error
 from crm.customers.selectors import account_get, contact_get
+from crm.integrations import expiry, files, selectors, services
 from crm.integrations import export as exporting
-from crm.integrations import files, selectors, services
 from crm.integrations.schemas import (
     UPLOAD_BODY,
     CandidateFilter,
@@ -191,6 +191,7 @@ def import_errors(request: HttpRequest, job_id: Path[Id], params: Query[RowError
 def import_failed_rows(request: HttpRequest, job_id: Path[Id]) -> StreamingHttpResponse:
     """The failed rows with a column saying why: fix them and import the file again."""
     job = selectors.import_job_get(actor=actor(request), job_id=job_id)
+    expiry.require_file(job)
     response = StreamingHttpResponse(
         selectors.failed_rows_csv(job=job), content_type="text/csv; charset=utf-8"
     )
@@ -376,6 +377,7 @@ def export_get(request: HttpRequest, job_id: Path[Id]) -> Any:
 @router.get("/exports/{job_id}/file", operation_id="export_file", response=r({200: None}))
 def export_file(request: HttpRequest, job_id: Path[Id]) -> FileResponse:
     job = selectors.export_job_get(actor=actor(request), job_id=job_id)
+    expiry.require_file(job)
     if not job.file_path:
         raise ConflictError(_("This export is not ready yet."))
     return FileResponse(
@@ -434,6 +436,7 @@ def privacy_erase(request: HttpRequest, contact_id: Path[Id], payload: PrivacyIn
 )
 def privacy_file(request: HttpRequest, request_id: Path[Id]) -> FileResponse:
     found = selectors.privacy_request_get(actor=actor(request), request_id=request_id)
+    expiry.require_file(found)
     if not found.file_path:
         raise ConflictError(_("This request has no file."))
     return FileResponse(

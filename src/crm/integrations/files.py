@@ -33,6 +33,11 @@ def _root() -> Path:
     return Path(settings.DATA_DIR) / "integrations"
 
 
+def tenant_folder() -> Path:
+    """The current tenant's folder of stored files (kinds below it)."""
+    return _root() / str(current_tenant_id())
+
+
 def new_path(kind: str, suffix: str) -> tuple[str, Path]:
     """A fresh relative path (stored on the job) and its absolute path, parents created."""
     relative = f"{current_tenant_id()}/{kind}/{secrets.token_hex(12)}{suffix}"

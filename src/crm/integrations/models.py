@@ -109,6 +109,8 @@ class ImportJob(TenantModel):
     worker = models.CharField(max_length=120, blank=True)  # host:pid:nonce of the runner
     attempts = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    #: when the uploaded file and the failed rows' cells were deleted (crm.integrations.expiry)
+    file_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -284,6 +286,7 @@ class ExportJob(TenantModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True)
+    file_deleted_at = models.DateTimeField(null=True, blank=True)  # crm.integrations.expiry
 
 
 class PrivacyKind(models.TextChoices):
@@ -308,6 +311,7 @@ class PrivacyRequest(TenantModel):
     file_path = models.CharField(max_length=500, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True)
+    file_deleted_at = models.DateTimeField(null=True, blank=True)  # crm.integrations.expiry
 
 
 class RetentionPolicy(TenantModel):

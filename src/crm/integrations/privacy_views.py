@@ -128,7 +128,7 @@ def privacy_person(request: HttpRequest, contact_id: int) -> HttpResponse:
 def privacy_file(request: HttpRequest, request_id: int) -> Any:
     """The zip of a privacy export (JSON + CSV)."""
     found = selectors.privacy_request_get(actor=_admin(request), request_id=request_id)
-    if not found.file_path:
+    if not found.file_path or found.file_deleted_at:
         return redirect("integrations:privacy")
     return FileResponse(
         files.resolve(found.file_path).open("rb"),

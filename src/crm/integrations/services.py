@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from crm.core.errors import ConflictError, PermissionDeniedError
 from crm.core.writes import field_error
 from crm.events.services import record_written
-from crm.integrations import files, importing
+from crm.integrations import expiry, files, importing
 from crm.integrations.bulk import MAX_BATCH_ROWS
 from crm.integrations.models import (
     CandidateStatus,
@@ -235,6 +235,7 @@ def import_rerun(*, actor: Membership, job: ImportJob) -> ImportJob:
     _require_job_owner(actor, job)
     if not job.dry_run or job.status != JobStatus.DONE:
         raise ConflictError(_("Only a finished dry run can be run for real."))
+    expiry.require_file(job)
     fresh = ImportJob(
         target=job.target,
         created_by=actor,
@@ -265,6 +266,7 @@ def import_resume(*, actor: Membership, job: ImportJob) -> ImportJob:
     _require_job_owner(actor, job)
     if job.status not in (JobStatus.FAILED, JobStatus.RUNNING):
         raise ConflictError(_("Only a failed or interrupted import can be resumed."))
+    expiry.require_file(job)
     ImportJob.objects.filter(pk=job.pk, status=job.status).update(
         status=JobStatus.QUEUED, worker="", message=""
     )

@@ -43,3 +43,10 @@ def privacy_retention() -> None:
     from crm.integrations import privacy
 
     privacy.retention_run_all()
+
+
+@system_periodic_task(crontab(minute="37", hour="3"), name="files_expire")
+def files_expire() -> None:
+    from crm.integrations import expiry
+
+    expiry.files_expire_all()

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crm.activities.records import record_find
 from crm.core.errors import DomainError, NotFoundError
 from crm.core.writes import field_error
-from crm.integrations import selectors, services
+from crm.integrations import expiry, selectors, services
 from crm.integrations.merge import KINDS, default_choices
 from crm.integrations.models import (
     CandidateStatus,
@@ -213,6 +213,7 @@ def _progress_context(job: ImportJob) -> dict[str, Any]:
     percent = job.percent
     return {
         "percent": percent,
+        "retention_days": expiry.retention_days(),
         "finished": job.status not in RUNNING,
         "eta": _duration(job.eta_seconds),
         "rate": round(job.rate) if job.rate else None,
@@ -258,9 +259,14 @@ def import_control(request: HttpRequest, job_id: int, action: str) -> HttpRespon
 
 @data_page
 @require_GET
-def import_failed_rows(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+def import_failed_rows(request: HttpRequest, job_id: int) -> HttpResponseBase:
     """The failed rows in their own columns plus a reason: fix them and import the file again."""
     job = selectors.import_job_get(actor=_actor(request), job_id=job_id)
+    try:
+        expiry.require_file(job)
+    except DomainError as exc:
+        request.session["integrations_error"] = exc.message
+        return redirect("integrations:import_job", job_id=job.pk)
     response = StreamingHttpResponse(
         selectors.failed_rows_csv(job=job, include_skipped=request.GET.get("skipped") == "1"),
         content_type="text/csv; charset=utf-8",
