@@ -146,3 +146,33 @@ def test_a_failed_import_whose_file_expired_cannot_be_resumed(world, settings) -
     with pytest.raises(GoneError, match="3 days after its job ended"):
         services.import_resume(actor=world.admin, job=job)
     assert not files.resolve(job.file_path).exists()
+
+
+def test_an_erasure_reaches_failed_import_rows_and_earlier_privacy_exports(world) -> None:
+    admin = world.admin
+    person = contact_create(
+        actor=admin, values={"name": "王芳", "email": "wf@example.com", "phone": "13900139000"}
+    )
+    rows = [
+        ["姓名", "邮箱", "手机"],
+        ["", " WF@Example.com ", ""],  # fails: no name; her email
+        ["", "", "+86 139-0013-9000"],  # fails: no name; her phone in another format
+        ["", "someone@example.com", ""],  # fails: somebody else
+    ]
+    job = run_import(admin, csv_bytes(rows))
+    assert job.failed_count == 3
+    earlier = services.privacy_export(actor=admin, contact=person)
+    zip_path = files.resolve(earlier.file_path)
+    assert zip_path.exists()
+
+    erasure = services.privacy_erase(actor=admin, contact=person)
+
+    kept = {e.row_number: e.values for e in ImportRowError.objects.filter(job=job)}
+    assert kept[2] == [] and kept[3] == []
+    assert kept[4] == ["", "someone@example.com", ""]
+    assert (erasure.summary["import_rows"], erasure.summary["privacy_files"]) == (2, 1)
+    earlier.refresh_from_db()
+    assert earlier.file_deleted_at is not None and not zip_path.exists()
+    client, auth = client_for(admin)
+    answer = client.get(f"/api/v1/privacy-requests/{earlier.pk}/file", headers=auth)
+    assert answer.status_code == 410

@@ -5,9 +5,11 @@
   as JSON plus one CSV per section, in a zip.
 * Erasure: personal data is removed or replaced everywhere it is stored in clear or encrypted
   (the contact, activities and tasks about it, leads converted into it or with its email or
-  phone, merge snapshots, duplicate candidates, consent records); the rows themselves stay so
-  that counts, sums and histories (orders, revenue, activity volumes) are kept. The erasure is
-  audited without any of the erased values.
+  phone, merge snapshots, duplicate candidates, consent records, the cells of import rows
+  that failed with the person's email, phone or ID number, earlier privacy exports of the
+  person); the rows themselves stay so that counts, sums and histories (orders, revenue,
+  activity volumes) are kept. The erasure is audited without any of the erased values. Copies
+  in import files and export files go when those expire (crm.integrations.expiry).
 * Consent per channel with source, time and wording (ConsentRecord), mirrored on the contact.
 * Retention: contacts with no activity, order or change for N years are anonymised the same
   way; `dry_run` reports how many and which ids first.
@@ -38,6 +40,7 @@ from crm.integrations import files
 from crm.integrations.models import (
     ConsentRecord,
     DuplicateCandidate,
+    ImportRowError,
     JobStatus,
     MergeRecord,
     PrivacyKind,
@@ -270,8 +273,13 @@ def _anonymise_contact(contact: Contact) -> None:
     contact.tags.clear()
 
 
-def erase_contact(contact: Contact) -> dict[str, int]:
-    """Remove or replace a person's data everywhere; returns what was touched, by table."""
+def erase_contact(contact: Contact, *, recent_copies: bool = True) -> dict[str, int]:
+    """Remove or replace a person's data everywhere; returns what was touched, by table.
+
+    `recent_copies`: also look through the failed import rows still holding their cells (a
+    few days' worth). Retention passes False: a person inactive for years is not in last
+    week's failed rows, and reading them once per anonymised contact would be slow.
+    """
     leads = list(_leads_of(contact).values_list("id", flat=True))
     summary = {
         "activities": Activity.objects.filter(record_type="contact", record_id=contact.pk).update(
@@ -300,11 +308,61 @@ def erase_contact(contact: Contact) -> dict[str, int]:
         "duplicate_candidates": DuplicateCandidate.objects.filter(record_type="contact")
         .filter(Q(left_id=contact.pk) | Q(right_id=contact.pk))
         .delete()[0],
+        "import_rows": _forget_import_rows(contact) if recent_copies else 0,
+        "privacy_files": _forget_privacy_exports(contact),
         "orders_kept": Order.objects.filter(contact=contact).count(),
     }
     _anonymise_contact(contact)
     summary["contact"] = 1
     return summary
+
+
+def _identifiers(contact: Contact) -> tuple[set[str], set[str]]:
+    """The person's email, ID number and external ID as a cell would hold them (lower case),
+    and their phone as its last 11 digits."""
+    texts = {
+        str(value).strip().lower()
+        for value in (contact.email, contact.id_number, contact.external_id)
+        if value and str(value).strip()
+    }
+    digits = "".join(ch for ch in contact.phone or "" if ch.isdigit())[-11:]
+    return texts, ({digits} if len(digits) >= 7 else set())
+
+
+def _forget_import_rows(contact: Contact) -> int:
+    """Empty the cells of failed or skipped import rows that name this person.
+
+    Only rows still holding their cells are read: they are deleted within FILE_RETENTION_DAYS
+    anyway, so this is a few days' failed rows, not the whole history.
+    """
+    texts, phones = _identifiers(contact)
+    if not texts and not phones:
+        return 0
+    hits = []
+    rows = ImportRowError.objects.exclude(values=[]).values_list("id", "values")
+    for pk, cells in rows.iterator(chunk_size=1000):
+        for cell in cells or []:
+            text = str(cell).strip().lower()
+            digits = "".join(ch for ch in text if ch.isdigit())[-11:]
+            if text in texts or (digits and digits in phones):
+                hits.append(pk)
+                break
+    for start in range(0, len(hits), 500):
+        ImportRowError.objects.filter(pk__in=hits[start : start + 500]).update(values=[])
+    return len(hits)
+
+
+def _forget_privacy_exports(contact: Contact) -> int:
+    """Earlier privacy exports of this person: their zips hold everything that is erased now."""
+    removed = 0
+    exports = PrivacyRequest.objects.filter(
+        kind=PrivacyKind.EXPORT, contact=contact, file_deleted_at__isnull=True
+    ).exclude(file_path="")
+    for request in exports:
+        files.remove(request.file_path)
+        PrivacyRequest.objects.filter(pk=request.pk).update(file_deleted_at=timezone.now())
+        removed += 1
+    return removed
 
 
 @transaction.atomic
@@ -390,7 +448,7 @@ def retention_run(
     for pk in qs.order_by("id").values_list("id", flat=True).iterator(chunk_size=1000):
         with transaction.atomic():
             contact = Contact.objects.select_for_update().get(pk=pk)
-            summary = erase_contact(contact)
+            summary = erase_contact(contact, recent_copies=False)
             record_written(
                 actor=actor,
                 instance=contact,
