@@ -3,10 +3,12 @@ set number of days after their job ended; the jobs say so instead of failing."""
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from crm.core.context import tenant_context
@@ -176,3 +178,15 @@ def test_an_erasure_reaches_failed_import_rows_and_earlier_privacy_exports(world
     client, auth = client_for(admin)
     answer = client.get(f"/api/v1/privacy-requests/{earlier.pk}/file", headers=auth)
     assert answer.status_code == 410
+
+
+def test_the_command_says_what_it_deleted(world, settings) -> None:
+    settings.FILE_RETENTION_DAYS = 2
+    job = run_import(world.admin, PEOPLE)
+    out = io.StringIO()
+    call_command("files_expire", stdout=out)
+    assert out.getvalue() == "Nothing kept longer than 2 days.\n"
+    ended_days_ago(job, 3)
+    call_command("files_expire", stdout=out)
+    assert out.getvalue().splitlines()[1:] == ["import_files: 1", "import_rows: 1"]
+    assert not files.resolve(job.file_path).exists()
