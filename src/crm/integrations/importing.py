@@ -1,4 +1,4 @@
-"""The import engine: mapping suggestions, preview, and the resumable batch runner.
+"""The import engine: the resumable batch runner.
 
 A run reads the file as a stream and handles it in batches (sized from the file: see
 crm.integrations.bulk.batch_rows). Each batch
@@ -16,6 +16,9 @@ conditional on the position and the worker this run read, so:
 Records are written with bulk_create per batch rather than one service call per row (see
 docs/decisions/0003-bulk-import-audit.md): the same normalisers, blind indexes, name keys and
 field validation as the services, but one audit link and one event per batch.
+
+The column mapping (suggested, checked, saved as a template) and the preview of the first rows
+are in crm.integrations.mapping, which uses this module's preparation and decisions.
 """
 
 from __future__ import annotations
@@ -34,12 +37,10 @@ from datetime import timedelta
 from itertools import islice
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from rapidfuzz import fuzz
 
 from crm.core.context import current_tenant_id
 from crm.core.writes import diff, snapshot
@@ -68,84 +69,18 @@ from crm.integrations.targets import (
     member_lookup,
     target_for,
 )
-from crm.integrations.values import MAX_CELL_CHARS, as_text, header_key
+from crm.integrations.values import MAX_CELL_CHARS, as_text
 from crm.sales.stats import refresh_dirty
 from crm.tenancy.audit import audit_append
 from crm.tenancy.models import Membership, Tenant
 
 logger = logging.getLogger(__name__)
 
-PREVIEW_ROWS = 20
 STALE_AFTER = timedelta(minutes=5)
-IGNORED_HEADERS = {header_key(h) for h in ("error", "errors", "错误", "错误原因", "row", "行号")}
 
 
 class LostClaim(Exception):
     """Another worker took the job over, or it was cancelled: roll this batch back and stop."""
-
-
-# --- mapping ------------------------------------------------------------------------------------
-
-
-def suggest_mapping(
-    target: Target, headers: Sequence[str], template: dict[str, str] | None = None
-) -> list[str]:
-    """A field key (or "") per column: the template first, then exact aliases, then fuzzy."""
-    template = template or {}
-    taken: set[str] = set()
-    mapping: list[str] = []
-    lookup: dict[str, str] = {}
-    for spec in target.fields:
-        for key in spec.header_keys():
-            lookup.setdefault(key, spec.key)
-    for header in headers:
-        key = header_key(header)
-        chosen = template.get(key, "")
-        if chosen and chosen not in target.by_key:
-            chosen = ""
-        if not chosen and key not in IGNORED_HEADERS:
-            chosen = lookup.get(key, "")
-            if not chosen and len(key) >= 3:
-                best, score = "", 0.0
-                for alias, field_key in lookup.items():
-                    if len(alias) < 3:
-                        continue
-                    s = fuzz.ratio(key, alias)
-                    if s > score:
-                        best, score = field_key, s
-                chosen = best if score >= 88 else ""
-        if chosen in taken:
-            chosen = ""
-        if chosen:
-            taken.add(chosen)
-        mapping.append(chosen)
-    return mapping
-
-
-def check_mapping(target: Target, headers: Sequence[str], mapping: Sequence[str]) -> list[str]:
-    from crm.core.writes import field_error
-
-    if len(mapping) != len(headers):
-        raise field_error("mapping", _("Give one field (or nothing) per column."))
-    cleaned = [str(m or "") for m in mapping]
-    for key in cleaned:
-        if key and key not in target.by_key:
-            raise field_error("mapping", _("Unknown field “%s”.") % key)
-    used = [k for k in cleaned if k]
-    if len(used) != len(set(used)):
-        raise field_error("mapping", _("Each field can be mapped from one column only."))
-    for spec in target.fields:
-        if spec.required and spec.key not in used:
-            alternatives = {"name": ("name_family", "name_given")}.get(spec.key, ())
-            if not any(a in used for a in alternatives):
-                raise field_error(
-                    "mapping", _("Map a column to the required field “%s”.") % spec.label
-                )
-    return cleaned
-
-
-def template_from(headers: Sequence[str], mapping: Sequence[str]) -> dict[str, str]:
-    return {header_key(h): m for h, m in zip(headers, mapping, strict=False) if m}
 
 
 # --- context ------------------------------------------------------------------------------------
@@ -528,65 +463,6 @@ def batches(
 
 def _group_value(cells: list[Any], column: int) -> str:
     return as_text(cells[column]).strip() if column < len(cells) else ""
-
-
-# --- preview ------------------------------------------------------------------------------------
-
-
-@dataclass
-class PreviewRow:
-    row_number: int
-    action: str
-    values: dict[str, str]
-    errors: dict[str, list[str]]
-    reason: str
-    match_id: int | None
-
-
-def preview(job: ImportJob, actor: Membership, *, limit: int = PREVIEW_ROWS) -> list[PreviewRow]:
-    """The first rows as they would be imported, with per-row, per-field errors. Writes nothing."""
-    target = target_for(job.target)
-    ctx = build_context(job, actor)
-    ctx.dry_run = True
-    raw = list(islice(iter_rows(files.resolve(job.file_path), source_of(job)), limit))
-    rows = prepare_batch(target, raw, job.mapping, ctx)
-    decide(target, rows, ctx)
-    out = []
-    for row in rows:
-        if row.action == "create":
-            _full_clean(target, row, ctx)
-        shown = {
-            k: as_text(v)
-            for k, v in row.values.items()
-            if not k.endswith("_index") and k not in ("name_key", "pinyin_key", "initials_key")
-        }
-        shown.update(row.refs)
-        out.append(
-            PreviewRow(
-                row.number,
-                row.action,
-                shown,
-                row.errors,
-                row.reason,
-                row.match_id,
-            )
-        )
-    return out
-
-
-def _full_clean(target: Target, row: RowState, ctx: RunContext) -> None:
-    """The model's full_clean(), as the services run it, on the record a row would create."""
-    instance = target.new_instance(row, ctx)
-    instance.tenant_id = current_tenant_id()  # type: ignore[attr-defined]
-    relations = [f.name for f in target.model._meta.concrete_fields if f.is_relation]
-    try:
-        instance.full_clean(exclude=relations, validate_constraints=True)
-    except ValidationError as exc:
-        for name, messages in exc.message_dict.items():
-            row.errors.setdefault(name, []).extend(
-                m for m in messages if m not in row.errors.get(name, [])
-            )
-        row.action = "fail"
 
 
 # --- running ------------------------------------------------------------------------------------

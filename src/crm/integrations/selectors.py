@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from crm.core.context import current_tenant_id, tenant_context
 from crm.core.errors import NotFoundError
-from crm.integrations.importing import PreviewRow, preview
+from crm.integrations.mapping import PreviewRow, preview
 from crm.integrations.models import (
     DuplicateCandidate,
     DuplicateScan,

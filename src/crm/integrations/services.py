@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from crm.core.errors import ConflictError, PermissionDeniedError
 from crm.core.writes import field_error
 from crm.events.services import record_written
-from crm.integrations import expiry, files, importing
+from crm.integrations import expiry, files
+from crm.integrations import mapping as column_mapping
 from crm.integrations.bulk import MAX_BATCH_ROWS
 from crm.integrations.models import (
     CandidateStatus,
@@ -98,7 +99,7 @@ def import_upload(
         delimiter=info.delimiter,
         sheet=info.sheet,
         headers=info.headers,
-        mapping=importing.suggest_mapping(
+        mapping=column_mapping.suggest_mapping(
             spec, info.headers, template.mapping if template else None
         ),
         options=options,
@@ -163,7 +164,7 @@ def import_configure(
         raise ConflictError(_("This import has already started."))
     spec = target_for(job.target)
     if mapping is not None:
-        job.mapping = importing.check_mapping(spec, job.headers, mapping)
+        job.mapping = column_mapping.check_mapping(spec, job.headers, mapping)
     if options is not None:
         job.options = _check_options(job.target, {**job.options, **options}, actor)
     job.save(update_fields=["mapping", "options", "updated_at"])
@@ -172,7 +173,7 @@ def import_configure(
             actor=actor,
             name=save_template_as,
             target=job.target,
-            mapping=importing.template_from(job.headers, job.mapping),
+            mapping=column_mapping.template_from(job.headers, job.mapping),
             options={k: v for k, v in job.options.items() if k != "owner_id"},
         )
     return job
@@ -214,7 +215,7 @@ def import_start(*, actor: Membership, job: ImportJob, dry_run: bool = False) ->
     _require_job_owner(actor, job)
     if job.status != JobStatus.UPLOADED:
         raise ConflictError(_("This import has already started."))
-    importing.check_mapping(target_for(job.target), job.headers, job.mapping)
+    column_mapping.check_mapping(target_for(job.target), job.headers, job.mapping)
     job.status = JobStatus.QUEUED
     job.dry_run = dry_run
     job.batch_size = min(job.batch_size, MAX_BATCH_ROWS)  # 0: sized from the file
