@@ -13,11 +13,13 @@ once per variant of the schema:
   account (cascades on a deleted account or member use them);
 * ``no_name_keys``: without the name, pinyin and initials search indexes;
 * ``no_blind_indexes``: without the email and phone blind-index indexes;
-* ``no_random_keys``: without all eight above;
+* ``no_random_keys``: without all eight above, then each of them built again (``rebuild_seconds``,
+  and ``rows_per_second_with_rebuild``: what a bulk load that drops and rebuilds them would take);
 * ``batches_50k``: as is, in batches of 50,000 rows;
 * ``vacuumed``: as is, on a VACUUMed copy (indexes packed by a rebuild).
 
-Prints JSON (rows/s, seconds inside executemany and inside COMMIT per variant) and writes
+``BENCH_EXPLORE_VARIANTS=as_is,no_random_keys`` runs only those. Prints JSON (rows/s, seconds
+inside executemany and inside COMMIT per variant) and writes
 benchmarks/results/explore_contact_indexes.json. Each variant copies the database (2 GB at
 500,000 contacts), so the whole takes a few minutes. Figures vary by ±15 % run to run on a shared
 machine: compare variants of one run.
@@ -56,7 +58,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_fk_singles": {"drop": FK_SINGLES},
     "no_name_keys": {"drop": NAME_KEYS},
     "no_blind_indexes": {"drop": BLIND},
-    "no_random_keys": {"drop": FK_SINGLES + NAME_KEYS + BLIND},
+    "no_random_keys": {"drop": FK_SINGLES + NAME_KEYS + BLIND, "rebuild": True},
     "batches_50k": {"batch": 50_000},
     "vacuumed": {"vacuum": True},
 }
@@ -93,7 +95,10 @@ def insert(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
         f" PRAGMA mmap_size=268435456; PRAGMA cache_size=-{CACHE_KIB};"
     )
+    dropped = []
     for name in variant.get("drop", ()):
+        (create,) = raw.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
+        dropped.append(create)
         raw.execute(f'DROP INDEX "{name}"')
     if variant.get("vacuum"):
         raw.execute("VACUUM")
@@ -114,13 +119,21 @@ def insert(
         in_commit += time.perf_counter() - between
         in_insert += between - before
     seconds = time.perf_counter() - started
-    raw.close()
-    return {
+    result = {
         "rows_per_second": round(len(rows) / seconds),
         "insert_seconds": round(in_insert, 1),
         "commit_seconds": round(in_commit, 1),
         "rows_per_batch": batch,
     }
+    if variant.get("rebuild"):
+        before = time.perf_counter()
+        for create in dropped:
+            raw.execute(create)
+        rebuild = time.perf_counter() - before
+        result["rebuild_seconds"] = round(rebuild, 1)
+        result["rows_per_second_with_rebuild"] = round(len(rows) / (seconds + rebuild))
+    raw.close()
+    return result
 
 
 def main() -> None:
@@ -129,7 +142,9 @@ def main() -> None:
     try:
         columns, rows = new_rows(cached / "crm.sqlite3")
         out: dict[str, Any] = {"rows": len(rows), "contacts_before": N, "variants": {}}
-        for name, variant in VARIANTS.items():
+        chosen = os.environ.get("BENCH_EXPLORE_VARIANTS", "")
+        picked = [v for v in chosen.split(",") if v] or list(VARIANTS)
+        for name, variant in ((n, VARIANTS[n]) for n in picked):
             copy = scratch / "crm.sqlite3"
             shutil.copyfile(cached / "crm.sqlite3", copy)
             log(f"{name}")
