@@ -7,6 +7,7 @@ pages and sends the $filter, $orderby and $count requests it generates itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,8 +20,11 @@ from tests.integrations.odata_support import Feed, build_feed
 
 
 @pytest.fixture
-def service(live_server: Any, world: Any) -> tuple[Any, Feed]:
+def service(live_server: Any, world: Any) -> Iterator[tuple[Any, Feed]]:
     feed = build_feed(world, contacts=23)
+    # Closed at the end: a kept-alive connection holds its server thread, and on PostgreSQL
+    # (persistent connections) that thread's database session, until the test process ends,
+    # which made dropping the test database fail ("being accessed by other users").
     session = requests.Session()
     session.auth = ("powerbi", feed.token)
     odata = ODataService(
@@ -30,7 +34,8 @@ def service(live_server: Any, world: Any) -> tuple[Any, Feed]:
         quiet_progress=True,
         extra_headers={"Prefer": "odata.maxpagesize=5"},  # 23 rows: five pages
     )
-    return odata, feed
+    with session:
+        yield odata, feed
 
 
 def test_a_third_party_client_pages_and_filters(service: tuple[Any, Feed]) -> None:
