@@ -87,15 +87,21 @@ def files_expire(*, now: datetime | None = None) -> Counter[str]:
             | Q(finished_at__isnull=True, created_at__lt=cutoff)
         )
     )
+    expired = []
     for job in imports:
-        done["import_rows"] += (
-            ImportRowError.objects.filter(job=job).exclude(values=[]).update(values=[])
-        )
-        ImportJob.objects.filter(pk=job.pk).update(file_deleted_at=now)
+        # still ended: a failed import resumed meanwhile keeps its file
+        marked = ImportJob.objects.filter(
+            pk=job.pk, status__in=ENDED, file_deleted_at__isnull=True
+        ).update(file_deleted_at=now)
+        if marked:
+            expired.append(job)
+            done["import_rows"] += (
+                ImportRowError.objects.filter(job=job).exclude(values=[]).update(values=[])
+            )
     still_needed = set(
         ImportJob.objects.filter(file_deleted_at__isnull=True).values_list("file_path", flat=True)
     )
-    for path in {job.file_path for job in imports} - still_needed:
+    for path in {job.file_path for job in expired} - still_needed:
         done["import_files"] += _remove(path)
 
     exports = ExportJob.objects.filter(
