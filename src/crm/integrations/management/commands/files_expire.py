@@ -21,7 +21,7 @@ class Command(BaseCommand):
             removed = expiry.files_expire_all()
         days = expiry.retention_days()
         if not removed:
-            self.stdout.write(f"Nothing kept longer than {days} days.")
+            self.stdout.write(f"Nothing kept longer than {days} day{'' if days == 1 else 's'}.")
             return
         for kind, count in sorted(removed.items()):
             self.stdout.write(f"{kind}: {count}")
