@@ -125,6 +125,11 @@ def test_files_are_deleted_after_retention_and_the_jobs_say_so(
         assert "deleted on" in answer.json()["message"], answer.json()
     with pytest.raises(GoneError):
         services.import_rerun(actor=admin, job=dry)
+    shown_job = client.get(f"/api/v1/imports/{old.pk}", headers=auth).json()
+    assert shown_job["file_deleted_at"] is not None and shown_job["failed_count"] == 1
+    assert (
+        client.get(f"/api/v1/imports/{recent.pk}", headers=auth).json()["file_deleted_at"] is None
+    )
 
     page = signed_in(admin)
     shown = get(page, f"/data/imports/{old.pk}/").content.decode()

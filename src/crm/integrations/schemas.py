@@ -42,6 +42,9 @@ class ImportJobOut(Schema):
     message: str
     created_at: datetime
     finished_at: datetime | None
+    file_deleted_at: datetime | None = Field(
+        None, description="When the file was deleted: personal data files expire."
+    )
 
 
 ImportJobPage = page_of(ImportJobOut)
@@ -237,6 +240,9 @@ class ExportJobOut(Schema):
     rows_done: int
     file_name: str
     message: str
+    file_deleted_at: datetime | None = Field(
+        None, description="When the file was deleted: personal data files expire."
+    )
 
 
 class ConsentIn(InSchema):
@@ -257,6 +263,9 @@ class PrivacyOut(Schema):
     subject_ref: str
     summary: dict[str, Any]
     completed_at: datetime | None
+    file_deleted_at: datetime | None = Field(
+        None, description="When the file was deleted: personal data files expire."
+    )
 
 
 class RetentionIn(InSchema):
