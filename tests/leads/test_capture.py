@@ -60,6 +60,21 @@ def test_duplicate_by_email_attaches_an_inquiry_and_tells_the_owner(flow) -> Non
     assert note.recipient == first.lead.owner and "John Smith" in note.message
 
 
+def test_duplicate_by_email_with_a_plus_tag(flow) -> None:
+    """The same rule as the duplicate scan: a+news@x.com is a@x.com (and dots in Gmail), when
+    the address on record is the plain one (a stored alias has no index of its own)."""
+    first = capture(name="Ann Lee", email="ann@example.com")
+    tagged = capture(name="Ann Lee", email="Ann+newsletter@Example.com")
+    assert tagged.created is False and tagged.duplicate.how == "email"
+    assert tagged.duplicate.record == first.lead
+    gmail = capture(name="Bo Chen", email="bochen@gmail.com")
+    again = capture(name="Bo Chen", email="Bo.Chen+crm@googlemail.com")
+    assert again.created is False and again.duplicate.record == gmail.lead
+    other = capture(name="Ann Lee", email="ann@other.example.com")
+    assert other.created is True
+    assert Lead.objects.count() == 3
+
+
 def test_duplicate_by_phone_in_another_format(flow) -> None:
     first = capture(name="李四", phone="138 0013 8000")
     for other in ("+86 138-0013-8000", "13800138000", "+8613800138000"):

@@ -26,6 +26,21 @@ def normalise_email(value: str) -> str:
     return email
 
 
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def email_canonical(email: str) -> str:
+    """a+tag@x.com -> a@x.com; dots ignored for Gmail. Empty when there is no alias to fold."""
+    local, _at, domain = email.strip().lower().partition("@")
+    if not domain:
+        return ""
+    folded = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        folded = folded.replace(".", "")
+        domain = "gmail.com"
+    return f"{folded}@{domain}" if folded else ""
+
+
 def normalise_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
     """E.164 form (+8613800138000); numbers without a country code are read in `region`."""
     try:

@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from crm.core import crypto
+from crm.core.normalise import GMAIL_DOMAINS, email_canonical
 from crm.customers.models import Contact
 from crm.integrations.models import (
     CandidateStatus,
@@ -52,19 +53,6 @@ _LOW_64 = (1 << 64) - 1  # a pair of ids is held as one integer: left << 64 | ri
 #: new pairs one scan adds to the review queue, best first (the next scan adds the rest)
 MAX_NEW_PAIRS = 10_000
 CHUNK = 900
-_GMAIL = {"gmail.com", "googlemail.com"}
-
-
-def email_canonical(email: str) -> str:
-    """a+tag@x.com -> a@x.com; dots ignored for Gmail. Empty when there is no alias to fold."""
-    local, _at, domain = email.strip().lower().partition("@")
-    if not domain:
-        return ""
-    folded = local.split("+", 1)[0]
-    if domain in _GMAIL:
-        folded = folded.replace(".", "")
-        domain = "gmail.com"
-    return f"{folded}@{domain}" if folded else ""
 
 
 def name_variants(name_key: str, pinyin_key: str) -> set[str]:
@@ -305,7 +293,7 @@ class PeopleScanner:
                     if alias != email:
                         index = crypto.blind_index_with(keys, "email", alias) if alias else ""
                         self.aliases[pk] = index
-                    if alias and ("+" in email or email.split("@")[-1] in _GMAIL):
+                    if alias and ("+" in email or email.split("@")[-1] in GMAIL_DOMAINS):
                         index = index or crypto.blind_index_with(keys, "email", alias)
                         self.alias_groups[index].append(pk)
                         grouped = True

@@ -4,7 +4,8 @@ One path for every channel (:func:`lead_capture`):
 
 1. Normalise email and phone (E.164) and compute their blind indexes.
 2. **Duplicate check.** Exact by blind index — an open lead first, then a contact (a converted
-   lead counts as its contact) — then fuzzy on name + company with rapidfuzz over pinyin-folded
+   lead counts as its contact); the email also without its +tag, so a+news@x.com finds a@x.com
+   — then fuzzy on name + company with rapidfuzz over pinyin-folded
    text, so 张伟 / Zhang Wei / Wei Zhang at 阿里巴巴 / Alibaba match. A match attaches the
    inquiry as an Activity on the existing lead or contact, fills the lead's empty fields,
    rescores it and tells its owner (or the team managers) — no second lead.
@@ -37,9 +38,10 @@ from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from crm.activities.models import Activity, ActivityKind
+from crm.core import crypto
 from crm.core.context import current_tenant_id, tenant_context
 from crm.core.errors import DomainError, ValidationFailedError
-from crm.core.normalise import name_key, pinyin_keys
+from crm.core.normalise import email_canonical, name_key, pinyin_keys
 from crm.core.writes import editable_field_names, field_error, snapshot, validate_instance
 from crm.customers.models import Contact
 from crm.customers.services import (
@@ -153,13 +155,19 @@ def _name_q(name: str) -> Q | None:
 
 
 def find_duplicate(
-    *, name: str, company: str, email_index: str, phone_index: str
+    *, name: str, company: str, email_index: str, phone_index: str, email_alias_index: str = ""
 ) -> DuplicateMatch | None:
-    """The existing lead or contact this capture is about, if any (see the module doc)."""
+    """The existing lead or contact this capture is about, if any (see the module doc).
+
+    `email_alias_index`: the blind index of the email without its +tag (a+news@x.com ->
+    a@x.com), tried after the email itself, as the duplicate scan does.
+    """
     open_leads = Lead.objects.filter(deleted_at__isnull=True, status__in=OPEN_LEAD_STATUSES)
     live_contacts = Contact.objects.filter(deleted_at__isnull=True)
+    alias_index = email_alias_index if email_alias_index != email_index else ""
     for how, field, index in (
         ("email", "email_index", email_index),
+        ("email", "email_index", alias_index),
         ("phone", "phone_index", phone_index),
     ):
         if not index:
@@ -437,9 +445,12 @@ def _capture_locked(
 ) -> CaptureResult:
     """The duplicate check and the writes, under the locks (identity, team, audit chain)."""
     company_key = _company_key(lead.company)[0]
+    alias = email_canonical(lead.email or "")
+    alias_index = crypto.blind_index("email", alias) if alias else ""
     _advisory_locks(
         [
             f"e:{lead.email_index}" if lead.email_index else "",
+            f"e:{alias_index}" if alias_index else "",
             f"p:{lead.phone_index}" if lead.phone_index else "",
             f"n:{''.join(sorted(name_tokens(lead.name)))}:{company_key}" if company_key else "",
         ]
@@ -449,6 +460,7 @@ def _capture_locked(
         company=lead.company,
         email_index=lead.email_index,
         phone_index=lead.phone_index,
+        email_alias_index=alias_index,
     )
     if match is not None:
         return _attach(
