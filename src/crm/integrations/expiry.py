@@ -102,34 +102,24 @@ def files_expire(*, now: datetime | None = None) -> Counter[str]:
         ImportJob.objects.filter(file_deleted_at__isnull=True).values_list("file_path", flat=True)
     )
     for path in {job.file_path for job in expired} - still_needed:
-        done["import_files"] += _remove(path)
+        done["import_files"] += files.remove(path)
 
     exports = ExportJob.objects.filter(
         file_deleted_at__isnull=True, status__in=ENDED, finished_at__lt=cutoff
     )
     for export in exports:
-        done["export_files"] += _remove(export.file_path)
+        done["export_files"] += files.remove(export.file_path)
         ExportJob.objects.filter(pk=export.pk).update(file_deleted_at=now)
 
     zips = PrivacyRequest.objects.filter(
         kind=PrivacyKind.EXPORT, file_deleted_at__isnull=True, completed_at__lt=cutoff
     ).exclude(file_path="")
     for request in zips:
-        done["privacy_files"] += _remove(request.file_path)
+        done["privacy_files"] += files.remove(request.file_path)
         PrivacyRequest.objects.filter(pk=request.pk).update(file_deleted_at=now)
 
     done["orphan_files"] += _remove_orphans(cutoff)
     return +done
-
-
-def _remove(relative: str) -> int:
-    if not relative:
-        return 0
-    path = files.resolve(relative)
-    if not path.exists():
-        return 0
-    path.unlink(missing_ok=True)
-    return 1
 
 
 def _remove_orphans(cutoff: datetime) -> int:

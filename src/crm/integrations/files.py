@@ -102,6 +102,12 @@ def save_upload(upload: IO[bytes] | Any, *, suffix: str) -> tuple[str, int, str]
     return relative, size, digest.hexdigest()
 
 
-def remove(relative: str) -> None:
-    if relative:
-        resolve(relative).unlink(missing_ok=True)
+def remove(relative: str) -> bool:
+    """Delete a stored file of the current tenant; whether there was one to delete."""
+    if not relative:
+        return False
+    try:
+        resolve(relative).unlink()
+    except FileNotFoundError:
+        return False
+    return True
