@@ -7,7 +7,8 @@ from typing import Any
 
 from crm.core.context import tenant_context
 from crm.customers.models import Account, Contact
-from crm.customers.services import account_create, contact_create
+from crm.customers.services import account_create, contact_create, contact_update
+from crm.integrations.dedupe import matches_for
 from crm.sales.models import Lead
 from crm.sales.services import lead_create
 
@@ -86,3 +87,52 @@ def test_duplicate_check_api(world, other_world) -> None:
     assert unknown.status_code == 422 and "account_id" in unknown.json()["fields"]
     bad = check(client, auth, {"record_type": "invoice", "name": "x"})
     assert bad.status_code == 422
+
+
+def test_a_stored_alias_is_found_from_any_spelling_of_its_mailbox(world) -> None:
+    """On record: ann+news@x.com and bo.chen@gmail.com. A new contact with the plain address,
+    another +tag or the other Gmail spelling is flagged; a different mailbox is not."""
+    ann = contact_create(
+        actor=world.admin, values={"name": "Ann Lee", "email": "Ann+News@Example.com"}
+    )
+    bo = contact_create(actor=world.admin, values={"name": "Bo Chen", "email": "bo.chen@gmail.com"})
+    for probe, expected in (
+        ({"name": "Ann Lee", "email": "ann@example.com"}, ann.pk),
+        ({"name": "A. Lee", "email": "ann+crm@example.com"}, ann.pk),
+        ({"name": "Bo Chen", "email": "bochen@googlemail.com"}, bo.pk),
+    ):
+        found = matches_for(probe)
+        assert [pk for pk, _score, _reasons in found] == [expected], probe
+        assert "same email apart from a +tag or dots" in found[0][2]
+    assert matches_for({"name": "Ann Lee", "email": "ann@other.example.com"}) == []
+
+    # the key follows the address: a plain address on record leaves nothing behind
+    contact_update(actor=world.admin, contact=ann, values={"email": "ann.lee@example.com"})
+    assert Contact.objects.get(pk=ann.pk).email_alias_index is None
+    assert matches_for({"name": "Someone", "email": "ann@example.com"}) == []
+
+
+def test_the_migration_fills_the_key_of_existing_aliases(world) -> None:
+    """Records written before the column existed get it from their (decrypted) email."""
+    import importlib
+
+    from django.apps import apps
+
+    ann = contact_create(actor=world.admin, values={"name": "Ann", "email": "ann+x@example.com"})
+    plain = contact_create(actor=world.admin, values={"name": "Bob", "email": "bob@example.com"})
+    lead = lead_create(actor=world.admin, values={"name": "Cy", "email": "c.y@gmail.com"})
+    stored = {
+        "ann": Contact.objects.get(pk=ann.pk).email_alias_index,
+        "lead": Lead.objects.get(pk=lead.pk).email_alias_index,
+    }
+    assert all(stored.values()) and Contact.objects.get(pk=plain.pk).email_alias_index is None
+    Contact.objects.update(email_alias_index=None)
+    Lead.objects.update(email_alias_index=None)
+    for module in (
+        "crm.customers.migrations.0004_email_alias_index",
+        "crm.sales.migrations.0007_email_alias_index",
+    ):
+        importlib.import_module(module).fill_email_alias_index(apps, None)
+    assert Contact.objects.get(pk=ann.pk).email_alias_index == stored["ann"]
+    assert Lead.objects.get(pk=lead.pk).email_alias_index == stored["lead"]
+    assert Contact.objects.get(pk=plain.pk).email_alias_index is None

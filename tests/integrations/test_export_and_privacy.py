@@ -20,7 +20,7 @@ from crm.integrations import files, services
 from crm.integrations.export import Export, csv_chunks, write_xlsx
 from crm.integrations.models import ConsentRecord
 from crm.sales.models import Order
-from crm.sales.services import order_create
+from crm.sales.services import lead_create, order_create
 from crm.tenancy.models import AuditLog
 
 from .helpers import run_import
@@ -136,6 +136,32 @@ def test_privacy_export_erase_and_consent(world) -> None:
     assert "王芳" not in json.dumps(erased.changes, ensure_ascii=False)
     with pytest.raises(ConflictError):
         services.privacy_erase(actor=world.admin, contact=person)
+
+
+def test_export_and_erasure_reach_leads_under_any_spelling_of_the_mailbox(world) -> None:
+    """ann@x.com asks: her leads signed up as ann+news@x.com and ann+crm@x.com are hers too
+    (one mailbox); a lead of another mailbox is left alone."""
+    person = contact_create(
+        actor=world.admin, values={"name": "Ann Lee", "email": "ann@example.com"}
+    )
+    tagged = lead_create(
+        actor=world.admin, values={"name": "Ann L", "email": "ann+news@example.com"}
+    )
+    other_tag = lead_create(
+        actor=world.admin, values={"name": "A. Lee", "email": "ann+crm@example.com"}
+    )
+    stranger = lead_create(actor=world.admin, values={"name": "Anna", "email": "anna@example.com"})
+    request = services.privacy_export(actor=world.admin, contact=person)
+    data = json.loads(zipfile.ZipFile(files.resolve(request.file_path)).read("person.json"))
+    assert sorted(lead["id"] for lead in data["leads"]) == [tagged.pk, other_tag.pk]
+
+    services.privacy_erase(actor=world.admin, contact=person)
+    for lead in (tagged, other_tag):
+        lead.refresh_from_db()
+        assert (lead.email, lead.email_index, lead.email_alias_index) == ("", "", None)
+        assert lead.name.startswith("[erased]")
+    stranger.refresh_from_db()
+    assert stranger.email == "anna@example.com" and stranger.name == "Anna"
 
 
 def test_retention_dry_run_then_anonymise(world) -> None:

@@ -57,3 +57,22 @@ def test_duplicate_policies_skip_update_create(world) -> None:
     created = run_import(world.admin, content, options={"duplicate_policy": "create"})
     assert created.created_count == 1
     assert Contact.objects.count() == 2
+
+
+def test_an_imported_alias_gets_its_mailbox_key_and_an_update_takes_it_away(world) -> None:
+    header = ["External ID", "Name", "Email"]
+    content = csv_bytes(
+        [header, ["X1", "Ann Lee", "Ann+News@Example.com"], ["X2", "Bo", "bo@x.cn"]]
+    )
+    assert run_import(world.admin, content).created_count == 2
+    reference = contact_create(
+        actor=world.admin, values={"name": "A", "email": "ann+news@example.com"}
+    )
+    assert reference.email_alias_index is not None
+    assert Contact.objects.get(external_id="X1").email_alias_index == reference.email_alias_index
+    assert Contact.objects.get(external_id="X2").email_alias_index is None
+
+    plain = csv_bytes([header, ["X1", "Ann Lee", "ann@example.com"]])
+    options = {"duplicate_policy": "update", "match_on": ["external_id"]}
+    assert run_import(world.admin, plain, options=options).updated_count == 1
+    assert Contact.objects.get(external_id="X1").email_alias_index is None

@@ -61,8 +61,7 @@ def test_duplicate_by_email_attaches_an_inquiry_and_tells_the_owner(flow) -> Non
 
 
 def test_duplicate_by_email_with_a_plus_tag(flow) -> None:
-    """The same rule as the duplicate scan: a+news@x.com is a@x.com (and dots in Gmail), when
-    the address on record is the plain one (a stored alias has no index of its own)."""
+    """The same rule as the duplicate scan: a+news@x.com is a@x.com (and dots in Gmail)."""
     first = capture(name="Ann Lee", email="ann@example.com")
     tagged = capture(name="Ann Lee", email="Ann+newsletter@Example.com")
     assert tagged.created is False and tagged.duplicate.how == "email"
@@ -72,6 +71,23 @@ def test_duplicate_by_email_with_a_plus_tag(flow) -> None:
     assert again.created is False and again.duplicate.record == gmail.lead
     other = capture(name="Ann Lee", email="ann@other.example.com")
     assert other.created is True
+    assert Lead.objects.count() == 3
+
+
+def test_a_stored_alias_is_found_from_the_plain_address_and_from_another_alias(flow) -> None:
+    """The address on record is the alias (the first form was signed up with a +tag): the
+    plain address, another +tag and the Gmail spellings reach the same lead."""
+    first = capture(name="Ann Lee", email="ann+newsletter@example.com")
+    plain = capture(name="Ann Lee", email="ann@example.com", message="Still interested")
+    assert plain.created is False and plain.duplicate.record == first.lead
+    assert plain.duplicate.how == "email"
+    other_tag = capture(name="Ann Lee", email="ann+webinar@example.com")
+    assert other_tag.created is False and other_tag.duplicate.record == first.lead
+    gmail = capture(name="Bo Chen", email="bo.chen+crm@gmail.com")
+    again = capture(name="Bo Chen", email="bochen@googlemail.com")
+    assert again.created is False and again.duplicate.record == gmail.lead
+    stranger = capture(name="Ann Lee", email="ann@other.example.com")
+    assert stranger.created is True
     assert Lead.objects.count() == 3
 
 

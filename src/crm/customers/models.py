@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.fields import EncryptedTextField
@@ -79,6 +80,12 @@ class Contact(TenantModel, NameKeys):
     title = models.CharField(max_length=100, blank=True)
     email = EncryptedTextField(blank=True)
     email_index = models.CharField(max_length=32, blank=True, editable=False)
+    # The blind index of the mailbox when the email is another spelling of it (a+tag@x.com,
+    # a.b@gmail.com), NULL otherwise: so a@x.com finds a+tag@x.com on record, and the partial
+    # index holds only the few aliases (an import of plain addresses adds nothing to it).
+    email_alias_index = models.CharField(  # noqa: DJ001
+        max_length=32, null=True, blank=True, editable=False
+    )
     phone = EncryptedTextField(blank=True)
     phone_index = models.CharField(max_length=32, blank=True, editable=False)
     id_number = EncryptedTextField(blank=True)
@@ -116,6 +123,11 @@ class Contact(TenantModel, NameKeys):
                 name="contact_initials_live_idx",
             ),
             models.Index(fields=["tenant", "email_index"], name="contact_email_idx"),
+            models.Index(
+                fields=["tenant", "email_alias_index"],
+                name="contact_email_alias_idx",
+                condition=Q(email_alias_index__isnull=False),
+            ),
             models.Index(fields=["tenant", "phone_index"], name="contact_phone_idx"),
             models.Index(fields=["tenant", "owner", "id"], name="contact_owner_idx"),
             models.Index(fields=["tenant", "account", "id"], name="contact_account_idx"),

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from crm.core import crypto
 from crm.core.normalise import (
     InvalidValueError,
+    email_canonical,
     name_key,
     normalise_email,
     normalise_id_number,
@@ -56,7 +57,7 @@ CONTACT_FIELDS = (
     "external_id",
 )
 NAME_KEY_FIELDS = ("name_key", "pinyin_key", "initials_key")
-CONTACT_INDEX_FIELDS = ("email_index", "phone_index", "id_number_index")
+CONTACT_INDEX_FIELDS = ("email_index", "email_alias_index", "phone_index", "id_number_index")
 
 
 def apply_name_keys(instance: Any, name: str) -> None:
@@ -66,9 +67,30 @@ def apply_name_keys(instance: Any, name: str) -> None:
     instance.initials_key = initials[:60]
 
 
-def personal_data_indexes(values: Mapping[str, Any]) -> dict[str, str]:
-    """Normalise email / phone / ID number and return their blind indexes (or field errors)."""
-    indexes: dict[str, str] = {}
+def mailbox_key(email: str) -> str:
+    """The blind index of the mailbox an email reaches: a+tag@x.com, a@x.com and, at Gmail,
+    a.b@gmail.com and ab@googlemail.com each give the key of a@x.com / ab@gmail.com.
+
+    Every spelling of one mailbox is found by one lookup: `email_index` in (its own index, this
+    key) or `email_alias_index` = this key. Empty for an empty or malformed email.
+    """
+    canonical = email_canonical(email)
+    return crypto.blind_index("email", canonical) if canonical else ""
+
+
+def stored_email_alias(email: str) -> str | None:
+    """What a record keeps in `email_alias_index`: the mailbox key when the (normalised) email
+    is another spelling of it, else None (most records: the partial index stays small)."""
+    canonical = email_canonical(email)
+    if not canonical or canonical == email.strip().lower():
+        return None
+    return crypto.blind_index("email", canonical)
+
+
+def personal_data_indexes(values: Mapping[str, Any]) -> dict[str, str | None]:
+    """Normalise email / phone / ID number and return their blind indexes (or field errors),
+    with the email's `email_alias_index`."""
+    indexes: dict[str, str | None] = {}
     normalisers = {
         "email": normalise_email,
         "phone": normalise_phone,
@@ -78,13 +100,18 @@ def personal_data_indexes(values: Mapping[str, Any]) -> dict[str, str]:
         if field not in values:
             continue
         raw = (values[field] or "").strip()
+        if field == "email":
+            indexes["email_alias_index"] = None
         if not raw:
             indexes[f"{field}_index"] = ""
             continue
         try:
-            indexes[f"{field}_index"] = crypto.blind_index(field, normalise(raw))
+            clean = normalise(raw)
         except InvalidValueError as exc:
             raise field_error(field, _(str(exc))) from exc
+        indexes[f"{field}_index"] = crypto.blind_index(field, clean)
+        if field == "email":
+            indexes["email_alias_index"] = stored_email_alias(clean)
     return indexes
 
 

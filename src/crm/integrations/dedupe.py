@@ -508,7 +508,7 @@ def matches_for(
     The same keys and scoring as the scan, for capture forms, the API and import previews.
     """
     from crm.core.normalise import InvalidValueError, normalise_email, normalise_phone
-    from crm.customers.services import apply_name_keys
+    from crm.customers.services import apply_name_keys, mailbox_key
 
     scanner = SCANNERS[record_type]()
     if record_type == "account":
@@ -523,18 +523,19 @@ def matches_for(
             phone_index = crypto.blind_index("phone", normalise_phone(str(values["phone"])))
     except InvalidValueError:
         pass
-    alias = email_canonical(str(values.get("email", "")))
-    alias_index = crypto.blind_index("email", alias) if alias else ""
+    alias_index = mailbox_key(str(values.get("email", "")))
     company = values.get(scanner.company_field)
     if isinstance(company, str):
         company = company.strip().lower()  # as PeopleScanner.person folds the stored text
     # The scan's blocks, as lookups: the email, the email without its +tag (a@x.com stored,
+    # a+crm@x.com given), the mailbox of an alias on record (a+news@x.com stored, a@x.com or
     # a+crm@x.com given), the phone, the name's pinyin in either order (Meimei Han / Han
     # Meimei) and, for a contact, the people of the same account (王 伟 / 王伟 at one firm,
     # where a common name gives more namesakes than a lookup keeps).
     lookups = [
         ("email_index", email_index),
         ("email_index", alias_index),
+        ("email_alias_index", alias_index),
         ("phone_index", phone_index),
         *(("pinyin_key", key) for key in sorted(name_variants(holder.name_key, holder.pinyin_key))),
     ]

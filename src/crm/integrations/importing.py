@@ -295,7 +295,13 @@ def _apply_updates(target: Target, updates: dict[Any, RowState], result: BatchRe
             if derived in fields:
                 fields |= {
                     f
-                    for f in ("name_key", "pinyin_key", "initials_key", f"{derived}_index")
+                    for f in (
+                        "name_key",
+                        "pinyin_key",
+                        "initials_key",
+                        f"{derived}_index",
+                        f"{derived}_alias_index",
+                    )
                     if f in target.model_fields and f in values
                 }
         changed_fields |= fields

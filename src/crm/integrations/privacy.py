@@ -34,7 +34,7 @@ from crm.core.context import tenant_context
 from crm.core.errors import ConflictError
 from crm.core.writes import field_error
 from crm.customers.models import Channel, Contact
-from crm.customers.services import apply_name_keys, contact_update
+from crm.customers.services import apply_name_keys, contact_update, mailbox_key
 from crm.events.services import record_written
 from crm.integrations import files
 from crm.integrations.models import (
@@ -190,7 +190,10 @@ def subject_data(contact: Contact) -> dict[str, list[dict[str, Any]]]:
 def _leads_of(contact: Contact) -> Any:
     q = Q(converted_contact=contact)
     if contact.email_index:
+        # their mailbox in any spelling: a+news@x.com, a@x.com, a+crm@x.com are one person's
         q |= Q(email_index=contact.email_index)
+        if mailbox := mailbox_key(contact.email):
+            q |= Q(email_index=mailbox) | Q(email_alias_index=mailbox)
     if contact.phone_index:
         q |= Q(phone_index=contact.phone_index)
     return Lead.objects.filter(q).order_by("id")
@@ -265,6 +268,7 @@ def _anonymise_contact(contact: Contact) -> None:
         setattr(contact, name, "")
     for name in ("email_index", "phone_index", "id_number_index"):
         setattr(contact, name, "")
+    contact.email_alias_index = None
     for channel in Channel.values:
         setattr(contact, f"consent_{channel}", False)
     apply_name_keys(contact, "")
@@ -294,6 +298,7 @@ def erase_contact(contact: Contact, *, recent_copies: bool = True) -> dict[str, 
             title="",
             email="",
             email_index="",
+            email_alias_index=None,
             phone="",
             phone_index="",
             notes="",

@@ -38,14 +38,14 @@ from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from crm.activities.models import Activity, ActivityKind
-from crm.core import crypto
 from crm.core.context import current_tenant_id, tenant_context
 from crm.core.errors import DomainError, ValidationFailedError
-from crm.core.normalise import email_canonical, name_key, pinyin_keys
+from crm.core.normalise import name_key, pinyin_keys
 from crm.core.writes import editable_field_names, field_error, snapshot, validate_instance
 from crm.customers.models import Contact
 from crm.customers.services import (
     apply_name_keys,
+    mailbox_key,
     normalise_personal_values,
     personal_data_indexes,
 )
@@ -159,8 +159,10 @@ def find_duplicate(
 ) -> DuplicateMatch | None:
     """The existing lead or contact this capture is about, if any (see the module doc).
 
-    `email_alias_index`: the blind index of the email without its +tag (a+news@x.com ->
-    a@x.com), tried after the email itself, as the duplicate scan does.
+    `email_alias_index`: the key of the email's mailbox (crm.customers.services.mailbox_key:
+    a+news@x.com -> a@x.com), tried after the email itself, as the duplicate scan does: as a
+    plain address on record, then as the mailbox of an alias on record (a+news@x.com stored,
+    a@x.com or a+crm@x.com given).
     """
     open_leads = Lead.objects.filter(deleted_at__isnull=True, status__in=OPEN_LEAD_STATUSES)
     live_contacts = Contact.objects.filter(deleted_at__isnull=True)
@@ -168,6 +170,7 @@ def find_duplicate(
     for how, field, index in (
         ("email", "email_index", email_index),
         ("email", "email_index", alias_index),
+        ("email", "email_alias_index", email_alias_index),
         ("phone", "phone_index", phone_index),
     ):
         if not index:
@@ -295,7 +298,7 @@ def _attach(
     actor: Membership | None,
     match: DuplicateMatch,
     values: Mapping[str, Any],
-    indexes: Mapping[str, str],
+    indexes: Mapping[str, str | None],
     message: str,
     channel: str,
     now: datetime,
@@ -348,7 +351,7 @@ def _fill_empty(
     actor: Membership | None,
     lead: Lead,
     values: Mapping[str, Any],
-    indexes: Mapping[str, str],
+    indexes: Mapping[str, str | None],
     now: datetime,
 ) -> None:
     """Details the lead lacked and the inquiry brings (never overwrites what is there)."""
@@ -358,8 +361,10 @@ def _fill_empty(
             setattr(lead, name, values[name])
             if name in ("email", "phone"):
                 setattr(lead, f"{name}_index", indexes[f"{name}_index"])
+            if name == "email":
+                lead.email_alias_index = indexes["email_alias_index"]
     lead.last_interaction_at = now
-    save_changes(actor, lead, before, derived=("email_index", "phone_index"))
+    save_changes(actor, lead, before, derived=("email_index", "email_alias_index", "phone_index"))
 
 
 def lead_capture(
@@ -440,13 +445,12 @@ def _capture_locked(
     intake: LeadIntake,
     rule: AssignmentRule | None,
     values: Mapping[str, Any],
-    indexes: Mapping[str, str],
+    indexes: Mapping[str, str | None],
     now: datetime,
 ) -> CaptureResult:
     """The duplicate check and the writes, under the locks (identity, team, audit chain)."""
     company_key = _company_key(lead.company)[0]
-    alias = email_canonical(lead.email or "")
-    alias_index = crypto.blind_index("email", alias) if alias else ""
+    alias_index = mailbox_key(lead.email or "")
     _advisory_locks(
         [
             f"e:{lead.email_index}" if lead.email_index else "",

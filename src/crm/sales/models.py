@@ -38,6 +38,10 @@ class Lead(TenantModel, NameKeys):
     title = models.CharField(max_length=100, blank=True)
     email = EncryptedTextField(blank=True)
     email_index = models.CharField(max_length=32, blank=True, editable=False)
+    # as Contact.email_alias_index: the mailbox of an alias (a+tag@x.com), NULL for the rest
+    email_alias_index = models.CharField(  # noqa: DJ001
+        max_length=32, null=True, blank=True, editable=False
+    )
     phone = EncryptedTextField(blank=True)
     phone_index = models.CharField(max_length=32, blank=True, editable=False)
     source = models.CharField(max_length=60, blank=True)
@@ -80,6 +84,11 @@ class Lead(TenantModel, NameKeys):
             models.Index(fields=["tenant", "pinyin_key"], name="lead_pinyin_idx"),
             models.Index(fields=["tenant", "initials_key"], name="lead_initials_idx"),
             models.Index(fields=["tenant", "email_index"], name="lead_email_idx"),
+            models.Index(
+                fields=["tenant", "email_alias_index"],
+                name="lead_email_alias_idx",
+                condition=Q(email_alias_index__isnull=False),
+            ),
             models.Index(fields=["tenant", "phone_index"], name="lead_phone_idx"),
         ]
 

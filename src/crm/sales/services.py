@@ -128,7 +128,12 @@ def lead_update(
     if team_id is not None:
         lead.team = resolve(Team, team_id, "team_id")
     apply_name_keys(lead, lead.name)
-    save_changes(actor, lead, before, derived=(*NAME_KEY_FIELDS, "email_index", "phone_index"))
+    save_changes(
+        actor,
+        lead,
+        before,
+        derived=(*NAME_KEY_FIELDS, "email_index", "email_alias_index", "phone_index"),
+    )
     tags_set(lead, tag_ids)
     return lead
 

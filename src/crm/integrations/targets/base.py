@@ -28,7 +28,7 @@ from crm.core.normalise import (
     normalise_id_number,
 )
 from crm.customers.models import Account, Channel
-from crm.customers.services import apply_name_keys
+from crm.customers.services import apply_name_keys, stored_email_alias
 from crm.integrations.bulk import fast_clean, ids_where_in, normalise_phone
 from crm.integrations.values import (
     CellError,
@@ -202,7 +202,15 @@ PHONE = FieldSpec(
 
 # Computed by `prepare` (search keys, blind indexes), always within their columns' limits.
 DERIVED = frozenset(
-    {"name_key", "pinyin_key", "initials_key", "email_index", "phone_index", "id_number_index"}
+    {
+        "name_key",
+        "pinyin_key",
+        "initials_key",
+        "email_index",
+        "email_alias_index",
+        "phone_index",
+        "id_number_index",
+    }
 )
 
 # --- rows ---------------------------------------------------------------------------------------
@@ -489,6 +497,8 @@ def _personal_value(row: RowState, name: str) -> None:
         row.fail(name, _(str(exc)))
         return
     row.values[f"{name}_index"] = crypto.blind_index(name, clean)
+    if name == "email":
+        row.values["email_alias_index"] = stored_email_alias(clean)
 
 
 def _name_keys(row: RowState) -> None:
