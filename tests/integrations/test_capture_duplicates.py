@@ -136,3 +136,11 @@ def test_the_migration_fills_the_key_of_existing_aliases(world) -> None:
     assert Contact.objects.get(pk=ann.pk).email_alias_index == stored["ann"]
     assert Lead.objects.get(pk=lead.pk).email_alias_index == stored["lead"]
     assert Contact.objects.get(pk=plain.pk).email_alias_index is None
+
+
+def test_a_new_lead_is_checked_by_company_key_as_capture_and_scan_are(world) -> None:
+    existing = lead_create(actor=world.admin, values={"name": "王芳", "company": "阿里巴巴集团"})
+    lead_create(actor=world.admin, values={"name": "王芳", "company": "腾讯科技有限公司"})
+    found = matches_for({"name": "Wang Fang", "company": "Alibaba Ltd"}, record_type="lead")
+    assert [pk for pk, _score, _reasons in found] == [existing.pk]
+    assert "same company" in found[0][2]

@@ -212,6 +212,11 @@ def test_lead_scan_folds_company_text_and_ignores_namesakes(
     expected |= pairs(
         [lead("Tom Hill", email="tom@example.com"), lead("Tom Hill", email="tom+x@example.com")]
     )
+    # the company by its key, as the public capture matches it: legal form and script aside
+    expected |= pairs(
+        [lead("王芳", company="阿里巴巴有限公司"), lead("Wang Fang", company="Alibaba Group Ltd.")]
+    )
+    lead("王芳", company="腾讯科技有限公司")  # the same name at another company
     lead("赵敏", company="Other Ltd")  # same name, another company
     lead("小昭", phone="13200132000")
     lead("Jane Roe", phone="132 0013 2000")  # same phone, unrelated name

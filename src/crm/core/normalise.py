@@ -89,6 +89,34 @@ def pinyin_keys(value: str) -> tuple[str, str]:
     return "".join(syllables), "".join(s[0] for s in syllables)
 
 
+_COMPANY_NOISE = re.compile(
+    r"\b(co|company|ltd|limited|inc|llc|gmbh|corp|corporation|group|plc|sa|ag)\b|"
+    r"(有限责任公司|股份有限公司|有限公司|集团|公司)"
+)
+
+
+def name_tokens(value: str) -> list[str]:
+    """Pinyin syllables of a Chinese name, lower-case words of any other."""
+    full, _initials = pinyin_keys(value)
+    key = name_key(value)
+    if _HAN.search(key):
+        return [
+            s.lower() for s in lazy_pinyin(key, style=Style.NORMAL, errors="ignore") if s.strip()
+        ]
+    return [w for w in key.split() if w] or ([full] if full else [])
+
+
+@lru_cache(maxsize=65536)
+def company_key(value: str) -> tuple[str, str]:
+    """(joined, spaced) pinyin of a company name without its legal form, so that
+    阿里巴巴有限公司, 阿里巴巴集团 and Alibaba Group Ltd. all give ("alibaba", ...).
+
+    One key for the public capture's duplicate check (crm.sales.capture) and the lead
+    duplicate scan (crm.integrations.dedupe): both call the same companies the same."""
+    tokens = name_tokens(_COMPANY_NOISE.sub(" ", name_key(value)))
+    return "".join(tokens), " ".join(tokens)
+
+
 _SHORT_NAME = 8
 
 

@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from crm.core import crypto
-from crm.core.normalise import GMAIL_DOMAINS, email_canonical
+from crm.core.normalise import GMAIL_DOMAINS, company_key, email_canonical
 from crm.customers.models import Contact
 from crm.integrations.models import (
     CandidateStatus,
@@ -64,6 +64,12 @@ def name_variants(name_key: str, pinyin_key: str) -> set[str]:
     return keys
 
 
+def company_evidence(company: Any) -> Any:
+    """What "same company" compares: a contact's account id as is, a lead's company text by
+    its key (阿里巴巴有限公司 = Alibaba Group Ltd.), the key the public capture matches on."""
+    return company_key(company)[0] if isinstance(company, str) else company
+
+
 @dataclass(frozen=True)
 class Person:
     pk: int
@@ -73,7 +79,7 @@ class Person:
     email_index: str
     phone_index: str
     email_alias: str
-    company: Any  # account id (contacts) or folded company text (leads)
+    company: Any  # account id (contacts) or company key (leads): company_evidence
     city: str
 
 
@@ -167,9 +173,7 @@ class PeopleScanner:
         email = row.get("email") or ""
         alias = email_canonical(email)
         alias_index = crypto.blind_index("email", alias) if alias and alias != email else ""
-        company = row.get(self.company_field)
-        if isinstance(company, str):
-            company = company.strip().lower()
+        company = company_evidence(row.get(self.company_field))
         return Person(
             row["id"],
             row["name"],
@@ -209,7 +213,7 @@ class PeopleScanner:
             keys.append(("mail", alias))
         if phone_index:
             keys.append(("phone", phone_index))
-        folded = company.strip().lower() if isinstance(company, str) else company
+        folded = company_evidence(company)
         if folded not in (None, ""):
             keys.append(("company", folded))
         return (pk, tuple(keys), company)
@@ -524,9 +528,7 @@ def matches_for(
     except InvalidValueError:
         pass
     alias_index = mailbox_key(str(values.get("email", "")))
-    company = values.get(scanner.company_field)
-    if isinstance(company, str):
-        company = company.strip().lower()  # as PeopleScanner.person folds the stored text
+    company = company_evidence(values.get(scanner.company_field))
     # The scan's blocks, as lookups: the email, the email without its +tag (a@x.com stored,
     # a+crm@x.com given), the mailbox of an alias on record (a+news@x.com stored, a@x.com or
     # a+crm@x.com given), the phone, the name's pinyin in either order (Meimei Han / Han

@@ -4,9 +4,10 @@ One path for every channel (:func:`lead_capture`):
 
 1. Normalise email and phone (E.164) and compute their blind indexes.
 2. **Duplicate check.** Exact by blind index — an open lead first, then a contact (a converted
-   lead counts as its contact); the email also without its +tag, so a+news@x.com finds a@x.com
-   — then fuzzy on name + company with rapidfuzz over pinyin-folded
-   text, so 张伟 / Zhang Wei / Wei Zhang at 阿里巴巴 / Alibaba match. A match attaches the
+   lead counts as its contact); the email also as its mailbox, so a+news@x.com finds a@x.com
+   and the other way round — then fuzzy on name + company with rapidfuzz over pinyin-folded
+   text, so 张伟 / Zhang Wei / Wei Zhang at 阿里巴巴 / Alibaba match (the company key is the
+   lead duplicate scan's too: crm.core.normalise.company_key). A match attaches the
    inquiry as an Activity on the existing lead or contact, fills the lead's empty fields,
    rescores it and tells its owner (or the team managers) — no second lead.
 3. Otherwise score the lead, lock the team its rule names, create the lead with its intake row
@@ -22,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +40,7 @@ from rapidfuzz import fuzz
 from crm.activities.models import Activity, ActivityKind
 from crm.core.context import current_tenant_id, tenant_context
 from crm.core.errors import DomainError, ValidationFailedError
-from crm.core.normalise import name_key, pinyin_keys
+from crm.core.normalise import company_key, name_tokens
 from crm.core.writes import editable_field_names, field_error, snapshot, validate_instance
 from crm.customers.models import Contact
 from crm.customers.services import (
@@ -80,10 +80,6 @@ CAPTURE_FIELDS = ("name", "company", "title", "email", "phone", "source", "regio
 NAME_MATCH = 90.0
 COMPANY_MATCH = 85.0
 FUZZY_CANDIDATES = 300
-_COMPANY_NOISE = re.compile(
-    r"\b(co|company|ltd|limited|inc|llc|gmbh|corp|corporation|group|plc|sa|ag)\b|"
-    r"(有限责任公司|股份有限公司|有限公司|集团|公司)"
-)
 
 
 # --- duplicates ---------------------------------------------------------------------------------
@@ -105,19 +101,6 @@ class DuplicateMatch:
         }
 
 
-def name_tokens(value: str) -> list[str]:
-    """Pinyin syllables of a Chinese name, lower-case words of any other."""
-    full, _initials = pinyin_keys(value)
-    key = name_key(value)
-    if re.search(r"[\u3400-\u9fff]", key):
-        from pypinyin import Style, lazy_pinyin
-
-        return [
-            s.lower() for s in lazy_pinyin(key, style=Style.NORMAL, errors="ignore") if s.strip()
-        ]
-    return [w for w in key.split() if w] or ([full] if full else [])
-
-
 def name_similarity(a: str, b: str) -> float:
     """0-100; word order and Chinese characters vs pinyin do not matter (张伟 = Wei Zhang)."""
     ta, tb = name_tokens(a), name_tokens(b)
@@ -130,15 +113,9 @@ def name_similarity(a: str, b: str) -> float:
     )
 
 
-def _company_key(value: str) -> tuple[str, str]:
-    folded = _COMPANY_NOISE.sub(" ", name_key(value))
-    tokens = name_tokens(folded)
-    return "".join(tokens), " ".join(tokens)
-
-
 def company_similarity(a: str, b: str) -> float:
     """0-100 over pinyin-folded names without legal suffixes (阿里巴巴有限公司 = Alibaba Ltd)."""
-    (ca, sa), (cb, sb) = _company_key(a), _company_key(b)
+    (ca, sa), (cb, sb) = company_key(a), company_key(b)
     if not ca or not cb:
         return 0.0
     return max(fuzz.ratio(ca, cb), fuzz.token_set_ratio(sa, sb))
@@ -449,14 +426,14 @@ def _capture_locked(
     now: datetime,
 ) -> CaptureResult:
     """The duplicate check and the writes, under the locks (identity, team, audit chain)."""
-    company_key = _company_key(lead.company)[0]
+    company = company_key(lead.company)[0]
     alias_index = mailbox_key(lead.email or "")
     _advisory_locks(
         [
             f"e:{lead.email_index}" if lead.email_index else "",
             f"e:{alias_index}" if alias_index else "",
             f"p:{lead.phone_index}" if lead.phone_index else "",
-            f"n:{''.join(sorted(name_tokens(lead.name)))}:{company_key}" if company_key else "",
+            f"n:{''.join(sorted(name_tokens(lead.name)))}:{company}" if company else "",
         ]
     )
     match = find_duplicate(
