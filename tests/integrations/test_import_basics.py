@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from crm.customers.models import Account, Contact
-from crm.customers.services import contact_create
+from crm.customers.services import account_create, contact_create
 from crm.events.models import OutboxEvent
 from crm.integrations.models import ImportRowError
 from crm.tenancy.models import AuditLog
@@ -76,3 +76,32 @@ def test_an_imported_alias_gets_its_mailbox_key_and_an_update_takes_it_away(worl
     options = {"duplicate_policy": "update", "match_on": ["external_id"]}
     assert run_import(world.admin, plain, options=options).updated_count == 1
     assert Contact.objects.get(external_id="X1").email_alias_index is None
+
+
+def test_an_import_matches_every_spelling_of_a_mailbox_and_companies_by_their_key(world) -> None:
+    """The same matching as capture: a+news@x.com on record is a@x.com's (and the other way
+    round, and within the file); name + company ignores the legal form and the script."""
+    on_record = contact_create(
+        actor=world.admin, values={"name": "Ann Lee", "email": "ann+news@example.com"}
+    )
+    plain = contact_create(actor=world.admin, values={"name": "Bo", "email": "bo@example.com"})
+    rows = [
+        ["Name", "Email"],
+        ["Ann Lee", "ann@example.com"],  # the mailbox of the alias on record
+        ["Bo", "bo+crm@example.com"],  # an alias of a plain address on record
+        ["Cy", "cy@example.com"],
+        ["Cy", "cy+2@example.com"],  # the same mailbox again within the file
+        ["Di", "di@other.example.com"],
+    ]
+    job = run_import(world.admin, csv_bytes(rows))
+    assert (job.created_count, job.skipped_count) == (2, 3)
+    reasons = {e.row_number: e.errors["__row__"][0] for e in ImportRowError.objects.filter(job=job)}
+    assert f"#{on_record.pk}" in reasons[2] and "same email" in reasons[2]
+    assert f"#{plain.pk}" in reasons[3]
+    assert "row 4" in reasons[5]
+
+    account = account_create(actor=world.admin, values={"name": "阿里巴巴有限公司"})
+    contact_create(actor=world.admin, values={"name": "王芳"}, account_id=account.pk)
+    by_name = csv_bytes([["姓名", "公司"], ["王芳", "阿里巴巴集团"], ["王芳", "腾讯科技有限公司"]])
+    job = run_import(world.admin, by_name, options={"match_on": ["name_company"]})
+    assert (job.created_count, job.skipped_count) == (1, 1)

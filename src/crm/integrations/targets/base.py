@@ -451,21 +451,33 @@ class Target:
         base: models.QuerySet[Any],
         reason: str,
         found: dict[int, dict[str, Any]],
+        *,
+        alias_column: str = "",
     ) -> None:
+        """Rows whose `key` equals an existing record's `column` get that record as match.
+
+        `alias_column` (emails): a record that stores a mailbox key there (an alias on record,
+        see crm.customers.services.stored_email_alias) is matched by that key instead, and the
+        rows' key is their own mailbox key: a@x.com and a+news@x.com are one person.
+        """
         wanted = {row.keys[key] for row in rows if row.keys.get(key) and row.match_id is None}
         if not wanted:
             return
         # Most rows of a big import match nothing: probe the (tenant, column) index alone
         # (no table row is read), then read the few candidates in full.
-        candidates = ids_where_in(base.model, column, sorted(wanted, key=str))
+        probe = sorted(wanted, key=str)
+        candidates = ids_where_in(base.model, column, probe)
+        if alias_column:
+            candidates += ids_where_in(base.model, alias_column, probe)
+        fields = ("id", column, *([alias_column] if alias_column else []))
         hits: dict[Any, dict[str, Any]] = {}
-        for chunk in _chunks(sorted(candidates), 900):
+        for chunk in _chunks(sorted(set(candidates)), 900):
             for hit in (
                 base.filter(pk__in=chunk)
                 .order_by("pk")
-                .values("id", column, "owner_id", "owner__team_id")
+                .values(*fields, "owner_id", "owner__team_id")
             ):
-                hits.setdefault(hit[column], hit)
+                hits.setdefault((alias_column and hit[alias_column]) or hit[column], hit)
         for row in rows:
             match = hits.get(row.keys.get(key)) if row.match_id is None else None
             if match is not None:

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext as _
 
-from crm.core.normalise import name_key
+from crm.core.normalise import company_key
 from crm.customers.models import Account, Contact
 from crm.integrations.targets.base import (
     ACCOUNT_EXTERNAL_REF,
@@ -152,11 +152,11 @@ class ContactTarget(Target):
             _personal_value(row, name)
         _name_keys(row)
         row.keys["external_id"] = values.get("external_id", "")
-        row.keys["email"] = values.get("email_index", "")
+        row.keys["email"] = mailbox_of(values)
         row.keys["phone"] = values.get("phone_index", "")
         company = row.refs.get("account", "")
-        if company and values.get("name_key"):
-            row.keys["name_company"] = (values["name_key"], name_key(company))
+        if company and values.get("name_key") and "name_company" in ctx.match_on:
+            row.keys["name_company"] = (values["name_key"], company_key(company)[0])
 
     def resolve(self, rows: list[RowState], ctx: RunContext) -> None:
         super().resolve(rows, ctx)
@@ -173,7 +173,10 @@ class ContactTarget(Target):
         columns = {"external_id": "external_id", "email": "email_index", "phone": "phone_index"}
         for key in ctx.match_on:
             if key in columns:
-                self.match_with(rows, ctx, key, columns[key], base, reasons[key], found)
+                alias = "email_alias_index" if key == "email" else ""
+                self.match_with(
+                    rows, ctx, key, columns[key], base, reasons[key], found, alias_column=alias
+                )
             elif key == "name_company":
                 match_name_company(rows, base, found)
         return found
@@ -196,6 +199,12 @@ class ContactTarget(Target):
         return values
 
 
+def mailbox_of(values: dict[str, Any]) -> str:
+    """The email key a row is matched on: its mailbox (a+news@x.com -> a@x.com's blind
+    index), which for a plain address is its own index (no second HMAC per row)."""
+    return values.get("email_alias_index") or values.get("email_index", "")
+
+
 def match_name_company(
     rows: list[RowState], base: models.QuerySet[Any], found: dict[int, dict[str, Any]]
 ) -> None:
@@ -210,9 +219,9 @@ def match_name_company(
     names = sorted({n for n, _c in wanted})
     for chunk in _chunks(names, 900):
         for hit in base.filter(name_key__in=chunk, account__isnull=False).values(
-            "id", "name_key", "account__name_key", "owner_id", "owner__team_id"
+            "id", "name_key", "account__name", "owner_id", "owner__team_id"
         ):
-            hits.setdefault((hit["name_key"], hit["account__name_key"]), hit)
+            hits.setdefault((hit["name_key"], company_key(hit["account__name"])[0]), hit)
     for row in rows:
         key = row.keys.get("name_company")
         if key and row.match_id is None and key in hits:
@@ -262,13 +271,11 @@ class LeadTarget(Target):
         for name in ("email", "phone"):
             _personal_value(row, name)
         _name_keys(row)
-        row.keys["email"] = row.values.get("email_index", "")
+        row.keys["email"] = mailbox_of(row.values)
         row.keys["phone"] = row.values.get("phone_index", "")
-        if row.values.get("company") and row.values.get("name_key"):
-            row.keys["name_company"] = (
-                row.values["name_key"],
-                row.values["company"].strip().lower(),
-            )
+        company = row.values.get("company")
+        if company and row.values.get("name_key") and "name_company" in ctx.match_on:
+            row.keys["name_company"] = (row.values["name_key"], company_key(company)[0])
 
     def find_existing(self, rows: list[RowState], ctx: RunContext) -> dict[int, dict[str, Any]]:
         base = Lead.objects.filter(deleted_at__isnull=True)
@@ -277,7 +284,10 @@ class LeadTarget(Target):
         columns = {"email": "email_index", "phone": "phone_index"}
         for key in ctx.match_on:
             if key in columns:
-                self.match_with(rows, ctx, key, columns[key], base, reasons[key], found)
+                alias = "email_alias_index" if key == "email" else ""
+                self.match_with(
+                    rows, ctx, key, columns[key], base, reasons[key], found, alias_column=alias
+                )
             elif key == "name_company":
                 wanted = [r for r in rows if r.keys.get("name_company") and r.match_id is None]
                 names = sorted({r.keys["name_company"][0] for r in wanted})
@@ -286,7 +296,7 @@ class LeadTarget(Target):
                     for hit in base.filter(name_key__in=chunk).values(
                         "id", "name_key", "company", "owner_id", "owner__team_id"
                     ):
-                        hits.setdefault((hit["name_key"], hit["company"].strip().lower()), hit)
+                        hits.setdefault((hit["name_key"], company_key(hit["company"])[0]), hit)
                 for row in wanted:
                     lead_hit = hits.get(row.keys["name_company"])
                     if lead_hit is not None:
