@@ -25,15 +25,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
-import socket
 import time
-import uuid
 import zoneinfo
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 from itertools import islice
 from typing import Any
 
@@ -48,6 +44,7 @@ from crm.customers.models import Account
 from crm.events.models import OutboxEvent
 from crm.integrations import files
 from crm.integrations.bulk import batch_rows, bulk_insert, import_connection, statement_bounds
+from crm.integrations.import_workers import claim, worker_id
 from crm.integrations.models import (
     DuplicatePolicy,
     ImportJob,
@@ -75,8 +72,6 @@ from crm.tenancy.audit import audit_append
 from crm.tenancy.models import Membership, Tenant
 
 logger = logging.getLogger(__name__)
-
-STALE_AFTER = timedelta(minutes=5)
 
 
 class LostClaim(Exception):
@@ -474,57 +469,6 @@ def _group_value(cells: list[Any], column: int) -> str:
 # --- running ------------------------------------------------------------------------------------
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _worker_gone(job: ImportJob) -> bool:
-    """True when the worker that holds the job is dead (same host) or silent for too long."""
-    if not job.worker:
-        return True
-    host, _sep, rest = job.worker.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host == socket.gethostname() and pid_text.isdigit():
-        pid = int(pid_text)
-        if pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return _stale(job)
-    return _stale(job)
-
-
-def _stale(job: ImportJob) -> bool:
-    return job.heartbeat_at is None or job.heartbeat_at < timezone.now() - STALE_AFTER
-
-
-def claim(job_id: int, worker: str) -> ImportJob | None:
-    """Take the job for this worker, or None when it is not runnable or held by a live worker."""
-    job = ImportJob.objects.filter(pk=job_id).first()
-    if job is None:
-        return None
-    if job.status == JobStatus.RUNNING and not _worker_gone(job):
-        return None
-    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
-        return None
-    now = timezone.now()
-    taken = ImportJob.objects.filter(pk=job.pk, status=job.status, worker=job.worker).update(
-        status=JobStatus.RUNNING,
-        worker=worker,
-        heartbeat_at=now,
-        attempts=F("attempts") + 1,
-        started_at=job.started_at or now,
-    )
-    if taken != 1:
-        return None
-    job.refresh_from_db()
-    return job
-
-
 def run(job_id: int, *, worker: str | None = None) -> ImportJob | None:
     """Run (or resume) an import until it is done, failed, cancelled or taken over."""
     worker = worker or worker_id()
@@ -631,14 +575,3 @@ def _finish(job: ImportJob, worker: str, status: str, message: str) -> None:
     if status == JobStatus.DONE:
         updates["total_rows"] = F("position")
     ImportJob.objects.filter(pk=job.pk, worker=worker, status=JobStatus.RUNNING).update(**updates)
-
-
-def runnable_stale_jobs() -> list[tuple[int, int]]:
-    """(tenant id, job id) of running imports whose worker is gone: operator code, all tenants."""
-    out = []
-    for job in ImportJob.all_tenants.filter(status=JobStatus.RUNNING).only(
-        "id", "tenant_id", "worker", "heartbeat_at"
-    ):
-        if _worker_gone(job):
-            out.append((job.tenant_id, job.pk))
-    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from huey import crontab
 
 from crm.core.tasks import system_periodic_task, tenant_task
-from crm.integrations import importing
+from crm.integrations import import_workers, importing
 
 
 @tenant_task()
@@ -20,7 +20,7 @@ def import_run_task(tenant_id: int, job_id: int) -> None:
 
 @system_periodic_task(crontab(minute="*"), name="imports_resume_stale")
 def imports_resume_stale() -> None:
-    for tenant_id, job_id in importing.runnable_stale_jobs():
+    for tenant_id, job_id in import_workers.runnable_stale_jobs():
         import_run_task(tenant_id, job_id)
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crm.core.context import tenant_context
-from crm.integrations import importing
+from crm.integrations import import_workers, importing
 from crm.integrations.models import ImportJob
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["stale"]:
-            jobs = importing.runnable_stale_jobs()
+            jobs = import_workers.runnable_stale_jobs()
         elif options["job"]:
             # operator code: the job's tenant is looked up across tenants
             job = ImportJob.all_tenants.filter(pk=options["job"]).first()
