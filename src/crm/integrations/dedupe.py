@@ -3,8 +3,9 @@
 Blocking keeps the work near-linear: only records that share a key are compared.
 * exact keys: email and phone blind indexes (phones were stored in E.164, so any format
   matches), full pinyin of the name (张三 and "Zhang San" share `zhangsan`);
-* keys computed while streaming: email aliases (`a+tag@x.com`, dots in Gmail addresses) and
-  Latin names written family-name-last ("San Zhang" also blocks as `zhangsan`).
+* keys collected while streaming: email aliases (`a+tag@x.com`, dots in Gmail addresses, by the
+  mailbox key stored with them, `email_alias_index`) and Latin names written family-name-last
+  ("San Zhang" also blocks as `zhangsan`).
 A block larger than BLOCK_CAP (a shared switchboard number, a very common name) is narrowed to
 records of the same company, so a scan never compares everyone with everyone.
 
@@ -12,7 +13,7 @@ Each candidate pair gets a score (0-100) and the reasons behind it; pairs scorin
 MIN_SCORE go to the review queue (DuplicateCandidate), except pairs already dismissed or merged.
 
 Cost (500,000 contacts on SQLite, see benchmarks/bench_dedupe.py): one pass over every record
-along the pinyin index, which yields the pinyin blocks and decrypts each email once; the email
+along the pinyin index, which yields the pinyin blocks (no email is decrypted); the email
 and phone keys held twice, counted over their indexes alone; inside each block only records that
 share an email, alias, phone or company are paired (score_pair gives nothing else MIN_SCORE),
 so namesakes are never loaded or compared. Memory holds one block, the email aliases and the
@@ -30,14 +31,13 @@ from itertools import combinations, groupby
 from operator import itemgetter
 from typing import Any
 
-from django.db.models import Count, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from crm.core import crypto
-from crm.core.normalise import GMAIL_DOMAINS, company_key, email_canonical
+from crm.core.normalise import company_key
 from crm.customers.models import Contact
 from crm.integrations.models import (
     CandidateStatus,
@@ -146,7 +146,7 @@ class PeopleScanner:
     else in common are never loaded or compared.
 
     One pass over every record in (pinyin, id) order, along the pinyin index, yields the pinyin
-    blocks and decrypts each email once for its alias; the email and phone blocks come from
+    blocks and collects the aliases' mailbox keys; the email and phone blocks come from
     their indexes (only keys held twice); the alias and reversed-name blocks from what the pass
     collected. Memory holds one block at a time, the aliases and the Latin two-word names.
     """
@@ -170,9 +170,6 @@ class PeopleScanner:
         return self.every().filter(deleted_at__isnull=True)
 
     def person(self, row: dict[str, Any]) -> Person:
-        email = row.get("email") or ""
-        alias = email_canonical(email)
-        alias_index = crypto.blind_index("email", alias) if alias and alias != email else ""
         company = company_evidence(row.get(self.company_field))
         return Person(
             row["id"],
@@ -181,7 +178,8 @@ class PeopleScanner:
             row["pinyin_key"],
             row["email_index"],
             row["phone_index"],
-            alias_index or (row["email_index"] if alias == email else ""),
+            # the mailbox: the stored key of an alias, a plain address's own index
+            row["email_alias_index"] or row["email_index"],
             company,
             row.get("city") or "",
         )
@@ -193,7 +191,7 @@ class PeopleScanner:
         "pinyin_key",
         "email_index",
         "phone_index",
-        "email",
+        "email_alias_index",
         "city",
     )
 
@@ -269,38 +267,29 @@ class PeopleScanner:
             yield from self.sized([self.member(row[1], row[2:]) for row in group])
 
     def pass_blocks(self) -> Iterator[list[Member]]:
-        """The pass over every record: pinyin blocks, and on the way email aliases (decrypted
-        here, once per record) and Latin names written the other way round."""
+        """The pass over every record: pinyin blocks, and on the way email aliases (the stored
+        mailbox keys: no email is decrypted) and Latin names written the other way round."""
         rows = (
             self.base()
             .order_by("pinyin_key", "id")
-            # the ciphertext (Cast skips the field's decryption): decrypted below when non-empty
             .values_list(
                 "pinyin_key",
                 "id",
                 "email_index",
                 "phone_index",
                 self.company_field,
-                Cast("email", output_field=TextField()),
+                "email_alias_index",
                 "name_key",
             )
         )
-        keys = crypto.field_keys()
         for pinyin, group in groupby(_raw(rows), key=itemgetter(0)):
             members = []
-            for _pinyin, pk, email_index, phone_index, company, token, name_key in group:
+            for _pinyin, pk, email_index, phone_index, company, mailbox, name_key in group:
                 grouped = False
-                if token:
-                    email = crypto.decrypt_with(keys, token)
-                    alias = email_canonical(email)
-                    index = ""
-                    if alias != email:
-                        index = crypto.blind_index_with(keys, "email", alias) if alias else ""
-                        self.aliases[pk] = index
-                    if alias and ("+" in email or email.split("@")[-1] in GMAIL_DOMAINS):
-                        index = index or crypto.blind_index_with(keys, "email", alias)
-                        self.alias_groups[index].append(pk)
-                        grouped = True
+                if mailbox:
+                    self.aliases[pk] = mailbox
+                    self.alias_groups[mailbox].append(pk)
+                    grouped = True
                 parts = name_key.split()
                 if len(parts) == 2 and name_key.isascii():
                     self.reversed_names[parts[1] + parts[0]].append(pk)
@@ -354,7 +343,7 @@ class LeadScanner(PeopleScanner):
         "pinyin_key",
         "email_index",
         "phone_index",
-        "email",
+        "email_alias_index",
         "region",
     )
 
