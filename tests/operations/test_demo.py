@@ -31,6 +31,7 @@ from crm.core.normalise import normalise_phone, pinyin_keys
 from crm.customers.models import Account, Contact
 from crm.insights.models import CustomerInsight
 from crm.customers.selectors import contact_list
+from crm.customers.services import personal_data_indexes
 from crm.sales.models import Lead, Opportunity, Order, StageChange
 from crm.tenancy.models import Membership, Tenant
 from django.db.models import Count
@@ -63,6 +64,16 @@ with tenant_context(demo.pk):
     out["bad_phones"] = [
         c.phone for c in contacts if c.phone and normalise_phone(c.phone) != c.phone
     ]
+    # the demo writes rows in bulk: its blind indexes must be those the services compute
+    leads = list(Lead.objects.exclude(email_index=""))
+    out["keys_unlike_services"] = [
+        r.pk
+        for r in [*contacts, *leads]
+        if r.email
+        and personal_data_indexes({"email": r.email})
+        != {"email_index": r.email_index, "email_alias_index": r.email_alias_index}
+    ]
+    out["aliases"] = sum(1 for r in [*contacts, *leads] if r.email_alias_index)
     with_email = [c for c in contacts if c.email][:25]
     out["email_found"] = [found(admin, f"  {c.email.upper()} ", c.pk) for c in with_email]
     with_phone = [c for c in contacts if c.phone][:25]
@@ -155,6 +166,8 @@ def test_raw_database_files_hold_no_email_or_phone_in_clear_text(demo: dict[str,
 def test_exact_lookup_by_email_and_by_phone_in_another_format(demo: dict[str, Any]) -> None:
     probe = demo["probe"]
     assert probe["bad_phones"] == []
+    assert probe["keys_unlike_services"] == []
+    assert probe["aliases"] > 0  # first.last@gmail.com: the mailbox key of firstlast@gmail.com
     assert probe["email_found"] == [True] * 25
     assert probe["phone_found"] == [True] * 25
     assert any(" " in shown for shown in probe["phone_formats"])

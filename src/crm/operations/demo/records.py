@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from crm.activities.models import Activity, Task
 from crm.core import crypto
 from crm.customers.models import Account, Contact
+from crm.customers.services import stored_email_alias
 from crm.operations.demo import vocab
 from crm.operations.demo.bulk import Inserter, Progress, TableWriter
 from crm.operations.demo.generators import (
@@ -363,6 +364,7 @@ class TenantData:
                     self.people.title(culture) if rng.random() < 0.85 else "",
                     crypto.encrypt(email) if email else "",
                     crypto.blind_index("email", email) if email else "",
+                    stored_email_alias(email) if email else None,
                     crypto.encrypt(phone) if phone else "",
                     crypto.blind_index("phone", phone) if phone else "",
                     wechat,
@@ -632,6 +634,7 @@ class TenantData:
                     title,
                     crypto.encrypt(email) if email else "",
                     crypto.blind_index("email", email) if email else "",
+                    stored_email_alias(email) if email else None,
                     crypto.encrypt(phone) if phone else "",
                     crypto.blind_index("phone", phone) if phone else "",
                     source,
@@ -759,13 +762,15 @@ ACCOUNT_FIELDS = (
 )  # fmt: skip
 CONTACT_FIELDS = (
     "tenant_id", "created_at", "updated_at", "account_id", "name", "name_key", "pinyin_key",
-    "initials_key", "title", "email", "email_index", "phone", "phone_index", "wechat", "city",
+    "initials_key", "title", "email", "email_index", "email_alias_index", "phone", "phone_index",
+    "wechat", "city",
     "preferred_channel", "consent_email", "consent_sms", "consent_phone", "consent_wechat",
     "owner_id", "last_activity_at",
 )  # fmt: skip
 LEAD_FIELDS = (
     "tenant_id", "created_at", "updated_at", "name", "name_key", "pinyin_key", "initials_key",
-    "company", "title", "email", "email_index", "phone", "phone_index", "source", "region",
+    "company", "title", "email", "email_index", "email_alias_index", "phone", "phone_index",
+    "source", "region",
     "status", "score", "score_reasons", "priority", "owner_id", "team_id",
     "first_response_due_at", "last_interaction_at", "contact_count", "consent", "notes",
     "converted_contact_id", "converted_account_id", "converted_at",
