@@ -9,7 +9,8 @@ from django.test import Client
 from django.utils import timezone
 
 from crm.core.context import tenant_context
-from crm.sales.capture import lead_capture, web_form_create
+from crm.sales.capture import lead_capture
+from crm.sales.capture_channels import web_form_create
 from crm.sales.lead_models import AssignmentRule, LeadIntake, WebForm
 from crm.sales.models import Lead
 from crm.sales.views import sla_text

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from crm.sales.capture import web_form_create
+from crm.sales.capture_channels import web_form_create
 from crm.sales.lead_models import LeadIntake
 from crm.sales.models import Lead
 from tests.e2e.conftest import CHROMIUM_ARGS, DESK, PHONE, Browsing

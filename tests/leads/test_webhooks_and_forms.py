@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from crm.core.context import tenant_context
-from crm.sales.capture import (
+from crm.sales.capture_channels import (
     lead_source_create,
     web_form_create,
     web_form_snippet,

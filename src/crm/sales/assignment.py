@@ -16,134 +16,59 @@
   chain — and assigners cannot deadlock.
 * **Log.** Every assignment, queueing and reassignment writes a LeadAssignment row with its
   reason and the numbers behind it, plus the usual audit row and event.
+
+This module does the writes (assign, queue, reassign, retry the queues). The choice of team and
+member is made in :mod:`crm.sales.assignment_routing`; the assignment log, the fairness report
+and the admin's rules and schedules are in :mod:`crm.sales.assignment_admin`. Their public
+names are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fractions import Fraction
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.context import current_tenant_id
 from crm.core.errors import ConflictError, PermissionDeniedError
 from crm.core.writes import field_error
 from crm.events.services import notification_create, record_written
+from crm.sales.assignment_admin import (  # noqa: F401  (re-exported)
+    RULE_FIELDS,
+    SCHEDULE_FIELDS,
+    FairnessReport,
+    FairnessRow,
+    assignment_log,
+    assignment_rule_create,
+    fairness_report,
+    member_schedule_set,
+)
+from crm.sales.assignment_routing import (  # noqa: F401  (re-exported)
+    ASSIGNING_KINDS,
+    Candidate,
+    Decision,
+    assignment_preview,
+    available,
+    candidates,
+    choose,
+    decide,
+    rule_for,
+    rule_matches,
+)
 from crm.sales.lead_models import (
     OPEN_LEAD_STATUSES,
     AssignmentKind,
     AssignmentRule,
     LeadAssignment,
     LeadIntake,
-    MemberSchedule,
     ResponsePolicy,
 )
 from crm.sales.models import Lead
-from crm.tenancy.models import Membership, Role, Team, Tenant, Visibility
-from crm.tenancy.permissions import can_see_owner, require_admin, require_write
+from crm.tenancy.models import Membership, Role, Team, Visibility
+from crm.tenancy.permissions import can_see_owner, require_write
 
-ASSIGNING_KINDS = (AssignmentKind.AUTO, AssignmentKind.MANUAL, AssignmentKind.BREACH)
-
-
-# --- rules and eligibility ----------------------------------------------------------------------
-
-
-def _same(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
-
-
-def rule_matches(
-    rule: AssignmentRule, *, priority: str, region: str, source: str, product_line: str
-) -> bool:
-    checks = (
-        (rule.priority, priority),
-        (rule.region, region),
-        (rule.source, source),
-        (rule.product_line, product_line),
-    )
-    return all(not wanted or _same(wanted, given) for wanted, given in checks)
-
-
-def rule_for(
-    *, priority: str, region: str, source: str, product_line: str
-) -> AssignmentRule | None:
-    for rule in (
-        AssignmentRule.objects.filter(is_active=True)
-        .select_related("team")
-        .order_by("position", "id")
-    ):
-        if rule_matches(
-            rule, priority=priority, region=region, source=source, product_line=product_line
-        ):
-            return rule
-    return None
-
-
-def _tenant_zone() -> ZoneInfo:
-    tenant = Tenant.objects.filter(pk=current_tenant_id()).only("time_zone").first()
-    return _zone(tenant.time_zone if tenant else "UTC")
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def available(schedule: MemberSchedule | None, now: datetime, tenant_zone: ZoneInfo) -> str:
-    """ "" when the member can take a lead now, else why not."""
-    if schedule is None:
-        return ""
-    if not schedule.accepts_leads:
-        return "not taking leads"
-    if (
-        schedule.away_until is not None
-        and now < schedule.away_until
-        and (schedule.away_from is None or schedule.away_from <= now)
-    ):
-        return "out of office"
-    if schedule.away_from is not None and schedule.away_until is None and schedule.away_from <= now:
-        return "out of office"
-    local = now.astimezone(_zone(schedule.time_zone) if schedule.time_zone else tenant_zone)
-    if schedule.work_days and local.weekday() not in schedule.work_days:
-        return "not a working day"
-    start, end = schedule.work_start, schedule.work_end
-    if start is not None and end is not None:
-        t = local.time()
-        inside = start <= t < end if start <= end else (t >= start or t < end)
-        if not inside:
-            return "outside working hours"
-    return ""
-
-
-@dataclass
-class Candidate:
-    member: Membership
-    open_leads: int
-    last_assignment_id: int  # 0 = never assigned
-    excluded: str = ""  # why not eligible; "" = eligible
-
-    @property
-    def load(self) -> Fraction:
-        return Fraction(self.open_leads, max(self.member.capacity, 1))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "member_id": self.member.pk,
-            "open_leads": self.open_leads,
-            "capacity": self.member.capacity,
-            "load": round(float(self.load), 4),
-            "excluded": self.excluded,
-        }
+# --- writes -------------------------------------------------------------------------------------
 
 
 def lock_team(team_id: int | None) -> None:
@@ -159,160 +84,6 @@ def lock_team(team_id: int | None) -> None:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-
-
-def _schedule_of(member: Membership) -> MemberSchedule | None:
-    try:
-        return member.lead_schedule
-    except MemberSchedule.DoesNotExist:
-        return None
-
-
-def candidates(
-    *,
-    team: Team,
-    rule: AssignmentRule | None,
-    region: str,
-    now: datetime,
-    exclude_ids: Iterable[int] = (),
-) -> list[Candidate]:
-    """Every sales member of the team with their load and, if not eligible, why."""
-    open_leads = (
-        Lead.objects.filter(
-            owner=OuterRef("pk"), status__in=OPEN_LEAD_STATUSES, deleted_at__isnull=True
-        )
-        .order_by()
-        .values("owner")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    last_assignment = (
-        LeadAssignment.objects.filter(member=OuterRef("pk"), kind__in=ASSIGNING_KINDS)
-        .order_by("-id")
-        .values("id")[:1]
-    )
-    # One query: members with their open leads, last assignment and schedule.
-    members = list(
-        Membership.objects.filter(team=team, is_active=True, role=Role.SALES)
-        .select_related("lead_schedule")
-        .annotate(
-            open_n=Coalesce(Subquery(open_leads), 0),
-            last_id=Coalesce(Subquery(last_assignment), 0),
-        )
-        .order_by("pk")
-    )
-    schedules = {m.pk: _schedule_of(m) for m in members}
-    zone = _tenant_zone() if any(schedules.values()) else ZoneInfo("UTC")
-    skills = {s.strip().casefold() for s in (rule.required_skills if rule else []) if s.strip()}
-    excluded_ids = set(exclude_ids)
-    result = []
-    for member in members:
-        candidate = Candidate(member, member.open_n, member.last_id)
-        member_skills = {str(s).strip().casefold() for s in member.skills or []}
-        if member.pk in excluded_ids:
-            candidate.excluded = "excluded"
-        elif member.capacity <= 0 or candidate.open_leads >= member.capacity:
-            candidate.excluded = "at capacity"
-        elif not skills <= member_skills:
-            candidate.excluded = "missing skills"
-        elif (
-            rule is not None
-            and rule.match_member_region
-            and member.region
-            and region
-            and (not _same(member.region, region))
-        ):
-            candidate.excluded = "other region"
-        else:
-            candidate.excluded = available(schedules.get(member.pk), now, zone)
-        result.append(candidate)
-    return result
-
-
-def choose(pool: Sequence[Candidate]) -> Candidate | None:
-    """Lowest load; ties by least recently assigned (never assigned first), then member id."""
-    eligible = [c for c in pool if not c.excluded]
-    if not eligible:
-        return None
-    return min(eligible, key=lambda c: (c.load, c.last_assignment_id, c.member.pk))
-
-
-# --- decisions ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Decision:
-    """Who would get a lead, and why (also the "who would get this lead?" preview)."""
-
-    team: Team | None
-    rule: AssignmentRule | None
-    member: Membership | None
-    reason: str
-    pool: list[Candidate] = field(default_factory=list)
-
-    def detail(self) -> dict[str, Any]:
-        return {
-            "rule_id": self.rule.pk if self.rule else None,
-            "candidates": [c.as_dict() for c in self.pool],
-        }
-
-
-def decide(
-    *,
-    rule: AssignmentRule | None,
-    region: str,
-    now: datetime,
-    team: Team | None = None,
-    exclude_ids: Iterable[int] = (),
-) -> Decision:
-    """The member of the rule's team (or `team`) who should get a lead now, or why nobody."""
-    if team is None:
-        if rule is None:
-            return Decision(None, None, None, _("No assignment rule matches this lead."))
-        team = rule.team
-    pool = candidates(team=team, rule=rule, region=region, now=now, exclude_ids=exclude_ids)
-    chosen = choose(pool)
-    if chosen is None:
-        return Decision(
-            team,
-            rule,
-            None,
-            _("No member of %(team)s can take it now.") % {"team": team.name},
-            pool,
-        )
-    ties = [
-        c
-        for c in pool
-        if not c.excluded and c.load == chosen.load and c.member.pk != chosen.member.pk
-    ]
-    reason = _("Lowest load in %(team)s: %(open)d of %(capacity)d open leads") % {
-        "team": team.name,
-        "open": chosen.open_leads,
-        "capacity": chosen.member.capacity,
-    }
-    if ties:
-        reason += _(", tie broken by least recently assigned")
-    if rule is not None:
-        reason += _(" (rule: %(rule)s)") % {"rule": rule.name}
-    return Decision(team, rule, chosen.member, reason, pool)
-
-
-def assignment_preview(
-    *,
-    actor: Membership,
-    priority: str,
-    region: str = "",
-    source: str = "",
-    product_line: str = "",
-    now: datetime | None = None,
-) -> Decision:
-    """Who would get a lead like this now — nothing is locked or written."""
-    require_write(actor)
-    rule = rule_for(priority=priority, region=region, source=source, product_line=product_line)
-    return decide(rule=rule, region=region, now=now or timezone.now())
-
-
-# --- writes -------------------------------------------------------------------------------------
 
 
 def response_due(priority: str, start: datetime) -> datetime:
@@ -678,156 +449,3 @@ def queue_drain(*, now: datetime | None = None, limit: int = 500) -> int:
         if entry.kind != AssignmentKind.QUEUED:
             assigned += 1
     return assigned
-
-
-# --- reads --------------------------------------------------------------------------------------
-
-
-def assignment_log(*, lead: Lead) -> list[LeadAssignment]:
-    return list(
-        LeadAssignment.objects.filter(lead=lead)
-        .select_related("member", "team", "by")
-        .order_by("id")
-    )
-
-
-@dataclass(frozen=True)
-class FairnessRow:
-    member_id: int
-    member: str
-    capacity: int
-    assigned: int
-    open_leads: int
-    expected: float  # assignments this member would get in proportion to capacity
-    ratio: float  # assigned ÷ expected (1.0 = exactly fair)
-
-
-@dataclass(frozen=True)
-class FairnessReport:
-    team_id: int
-    since: datetime
-    until: datetime
-    assigned: int
-    queued: int
-    rows: list[FairnessRow]
-    spread_by_capacity: dict[int, int]  # capacity -> max - min assigned among those members
-
-
-def fairness_report(
-    *, actor: Membership, team_id: int, since: datetime, until: datetime
-) -> FairnessReport:
-    """Leads assigned per member of a team in [since, until) against capacity."""
-    if actor.visibility == Visibility.OWN or (
-        actor.visibility == Visibility.TEAM and actor.team_id != team_id
-    ):
-        raise PermissionDeniedError(_("You cannot see this team's report."))
-    team = Team.objects.filter(pk=team_id).first()
-    if team is None:
-        raise field_error("team_id", _("No such team."))
-    members = list(Membership.objects.filter(team=team, role=Role.SALES).order_by("pk"))
-    in_period = LeadAssignment.objects.filter(team=team, at__gte=since, at__lt=until)
-    counts = dict(
-        in_period.filter(kind__in=ASSIGNING_KINDS)
-        .values("member_id")
-        .annotate(n=Count("id"))
-        .values_list("member_id", "n")
-    )
-    queued = in_period.filter(kind=AssignmentKind.QUEUED).values("lead_id").distinct().count()
-    ids = [m.pk for m in members]
-    open_now = dict(
-        Lead.objects.filter(
-            owner_id__in=ids, status__in=OPEN_LEAD_STATUSES, deleted_at__isnull=True
-        )
-        .values("owner_id")
-        .annotate(n=Count("id"))
-        .values_list("owner_id", "n")
-    )
-    total = sum(counts.get(m.pk, 0) for m in members)
-    capacity = sum(max(m.capacity, 0) for m in members) or 1
-    rows = []
-    for m in members:
-        expected = total * max(m.capacity, 0) / capacity
-        assigned = counts.get(m.pk, 0)
-        rows.append(
-            FairnessRow(
-                member_id=m.pk,
-                member=str(m),
-                capacity=m.capacity,
-                assigned=assigned,
-                open_leads=open_now.get(m.pk, 0),
-                expected=round(expected, 2),
-                ratio=round(assigned / expected, 3) if expected else 0.0,
-            )
-        )
-    spread: dict[int, int] = {}
-    for cap in {r.capacity for r in rows}:
-        group = [r.assigned for r in rows if r.capacity == cap]
-        spread[cap] = max(group) - min(group)
-    return FairnessReport(team.pk, since, until, total, queued, rows, spread)
-
-
-# --- admin: rules and schedules -----------------------------------------------------------------
-
-RULE_FIELDS = (
-    "name",
-    "position",
-    "priority",
-    "region",
-    "source",
-    "product_line",
-    "required_skills",
-    "match_member_region",
-    "is_active",
-)
-SCHEDULE_FIELDS = (
-    "accepts_leads",
-    "time_zone",
-    "work_days",
-    "work_start",
-    "work_end",
-    "away_from",
-    "away_until",
-)
-
-
-@transaction.atomic
-def assignment_rule_create(
-    *, actor: Membership, team_id: int, values: dict[str, Any]
-) -> AssignmentRule:
-    from crm.events.crud import assign, resolve, save_new
-
-    require_admin(actor)
-    team = resolve(Team, team_id, "team_id")
-    rule = AssignmentRule(team=team)
-    assign(rule, values, RULE_FIELDS)
-    if not isinstance(rule.required_skills, list):
-        raise field_error("required_skills", _("Give a list of skills."))
-    return save_new(actor, rule)
-
-
-@transaction.atomic
-def member_schedule_set(
-    *, actor: Membership, member_id: int, values: dict[str, Any]
-) -> MemberSchedule:
-    """A member's working hours and time away; the member or an admin may set them."""
-    from crm.core.writes import snapshot
-    from crm.events.crud import assign, resolve, save_changes, save_new
-
-    member = resolve(Membership, member_id, "member_id")
-    assert member is not None
-    if member.pk != actor.pk:
-        require_admin(actor)
-    if values.get("time_zone"):
-        try:
-            ZoneInfo(str(values["time_zone"]))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise field_error("time_zone", _("Unknown time zone.")) from exc
-    schedule = MemberSchedule.objects.filter(member=member).first()
-    if schedule is None:
-        schedule = MemberSchedule(member=member)
-        assign(schedule, values, SCHEDULE_FIELDS)
-        return save_new(actor, schedule)
-    before = snapshot(schedule, SCHEDULE_FIELDS)
-    assign(schedule, values, SCHEDULE_FIELDS)
-    save_changes(actor, schedule, before)
-    return schedule

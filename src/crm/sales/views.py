@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.core.errors import DomainError, NotFoundError
-from crm.sales import assignment, capture, followup, selectors
+from crm.sales import assignment, capture_channels, followup, selectors
 from crm.sales.lead_models import OPEN_LEAD_STATUSES, AssignmentRule, WebForm
 from crm.sales.models import Lead, Priority
 from crm.tenancy.models import Membership, Role, Team, Visibility
@@ -201,7 +201,7 @@ def web_forms(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            form = capture.web_form_create(
+            form = capture_channels.web_form_create(
                 actor=actor,
                 name=request.POST.get("name", "").strip() or _("Contact us"),
                 fields=request.POST.getlist("fields"),
@@ -224,8 +224,8 @@ def web_forms(request: HttpRequest) -> HttpResponse:
         {
             "forms": forms,
             "chosen": chosen,
-            "snippet": capture.web_form_snippet(chosen, base) if chosen else "",
-            "choices": [(f, f) for f in capture.FORM_FIELDS if f != "name"],
+            "snippet": capture_channels.web_form_snippet(chosen, base) if chosen else "",
+            "choices": [(f, f) for f in capture_channels.FORM_FIELDS if f != "name"],
             "errors": errors,
         },
         status=422 if errors else 200,

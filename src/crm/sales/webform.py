@@ -3,7 +3,7 @@
 Meant to be embedded in the tenant's own site with an iframe (the embed snippet is on the form
 builder page), so these views allow framing from any site and skip CSRF — there is no session
 to protect; spam is held off by a honeypot field and a rate limit per address instead
-(see :func:`crm.sales.capture.webform_submit`).
+(see :func:`crm.sales.capture_channels.webform_submit`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from crm.sales.capture import HONEYPOT_FIELD, webform_fields, webform_get, webform_submit
+from crm.sales.capture_channels import (
+    HONEYPOT_FIELD,
+    webform_fields,
+    webform_get,
+    webform_submit,
+)
 
 # The page's own policy (the site-wide one forbids framing); CSP middleware keeps it.
 EMBED_POLICY = (

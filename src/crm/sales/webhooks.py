@@ -2,7 +2,7 @@
 
 Headers: ``X-CRM-Timestamp`` (Unix seconds), ``X-CRM-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>." + body>``, ``Idempotency-Key``. The tenant comes from the source's row; the
-view only translates HTTP to :func:`crm.sales.capture.webhook_receive` and back.
+view only translates HTTP to :func:`crm.sales.capture_channels.webhook_receive` and back.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from crm.sales.capture import webhook_receive
+from crm.sales.capture_channels import webhook_receive
 
 MAX_BODY = 256 * 1024
 
