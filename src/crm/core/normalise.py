@@ -97,13 +97,12 @@ _COMPANY_NOISE = re.compile(
 
 def name_tokens(value: str) -> list[str]:
     """Pinyin syllables of a Chinese name, lower-case words of any other."""
-    full, _initials = pinyin_keys(value)
     key = name_key(value)
     if _HAN.search(key):
         return [
             s.lower() for s in lazy_pinyin(key, style=Style.NORMAL, errors="ignore") if s.strip()
         ]
-    return [w for w in key.split() if w] or ([full] if full else [])
+    return key.split()  # (a key without Han characters is ASCII words or empty)
 
 
 @lru_cache(maxsize=65536)

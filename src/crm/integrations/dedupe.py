@@ -64,12 +64,6 @@ def name_variants(name_key: str, pinyin_key: str) -> set[str]:
     return keys
 
 
-def company_evidence(company: Any) -> Any:
-    """What "same company" compares: a contact's account id as is, a lead's company text by
-    its key (阿里巴巴有限公司 = Alibaba Group Ltd.), the key the public capture matches on."""
-    return company_key(company)[0] if isinstance(company, str) else company
-
-
 @dataclass(frozen=True)
 class Person:
     pk: int
@@ -79,7 +73,7 @@ class Person:
     email_index: str
     phone_index: str
     email_alias: str
-    company: Any  # account id (contacts) or company key (leads): company_evidence
+    company: Any  # account id (contacts) or company key (leads): PeopleScanner.company
     city: str
 
 
@@ -161,6 +155,18 @@ class PeopleScanner:
         self.reversed_names: dict[str, list[int]] = defaultdict(list)
         # members of the alias and reversed-name groups, seen during the pass
         self.seen: dict[int, Member] = {}
+        # company text -> key, for this scan (more distinct companies than company_key caches)
+        self.company_keys: dict[str, str] = {}
+
+    def company(self, stored: Any) -> Any:
+        """What "same company" compares: a contact's account id as is, a lead's company text by
+        its key (阿里巴巴有限公司 = Alibaba Group Ltd.), the key the public capture matches on."""
+        if not isinstance(stored, str):
+            return stored
+        key = self.company_keys.get(stored)
+        if key is None:
+            key = self.company_keys[stored] = company_key(stored)[0]
+        return key
 
     def every(self) -> QuerySet[Any]:
         """All records of the tenant, deleted ones too (index-only key counts)."""
@@ -170,7 +176,7 @@ class PeopleScanner:
         return self.every().filter(deleted_at__isnull=True)
 
     def person(self, row: dict[str, Any]) -> Person:
-        company = company_evidence(row.get(self.company_field))
+        company = self.company(row.get(self.company_field))
         return Person(
             row["id"],
             row["name"],
@@ -211,7 +217,7 @@ class PeopleScanner:
             keys.append(("mail", alias))
         if phone_index:
             keys.append(("phone", phone_index))
-        folded = company_evidence(company)
+        folded = self.company(company)
         if folded not in (None, ""):
             keys.append(("company", folded))
         return (pk, tuple(keys), company)
@@ -517,7 +523,7 @@ def matches_for(
     except InvalidValueError:
         pass
     alias_index = mailbox_key(str(values.get("email", "")))
-    company = company_evidence(values.get(scanner.company_field))
+    company = scanner.company(values.get(scanner.company_field))
     # The scan's blocks, as lookups: the email, the email without its +tag (a@x.com stored,
     # a+crm@x.com given), the mailbox of an alias on record (a+news@x.com stored, a@x.com or
     # a+crm@x.com given), the phone, the name's pinyin in either order (Meimei Han / Han
