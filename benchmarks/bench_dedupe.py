@@ -8,7 +8,8 @@ directory and deleted afterwards, or, with BENCH_DEDUPE_DATA=<dir>, a copy you m
 1. `dedupe.scan_run` of every contact of the demo tenant (empty queue): wall and CPU seconds
    (the machine may be shared: the load average is reported too), pairs found, pairs queued.
 2. The same scan again (the queue is full: open pairs are refreshed, none added).
-3. A scan of the tenant's accounts (core company names, phones, websites). The demo gives many
+3. A scan of the tenant's leads (names, emails, phones, company keys).
+4. A scan of the tenant's accounts (core company names, phones, websites). The demo gives many
    accounts of one city the same company name and website, so this scan finds hundreds of
    thousands of pairs and queues the best MAX_NEW_PAIRS: the case of a queue capped while memory
    stays bounded.
@@ -76,6 +77,7 @@ def run(data_dir: Path) -> dict[str, Any]:
     from crm.customers.models import Account, Contact
     from crm.integrations import dedupe
     from crm.integrations.models import DuplicateCandidate, DuplicateScan
+    from crm.sales.models import Lead
     from crm.tenancy.models import Membership, Tenant
 
     tenant = Tenant.objects.order_by("id").first()
@@ -108,6 +110,19 @@ def run(data_dir: Path) -> dict[str, Any]:
             }
             log(f"{label}: {out[label]}")
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        DuplicateCandidate.objects.filter(record_type="lead").delete()
+        leads = Lead.objects.filter(deleted_at__isnull=True).count()
+        log(f"lead_scan: scanning {leads} leads")
+        scan = DuplicateScan.objects.create(record_type="lead", created_by=admin)
+        started, cpu = time.perf_counter(), time.process_time()
+        scan = dedupe.scan_run(scan.pk)
+        out["lead_scan"] = {
+            "leads": leads,
+            "seconds": round(time.perf_counter() - started, 1),
+            "cpu_seconds": round(time.process_time() - cpu, 1),
+            "pairs_found": scan.pairs_found,
+        }
+        log(f"lead_scan: {out['lead_scan']}")
         DuplicateCandidate.objects.filter(record_type="account").delete()
         accounts = Account.objects.filter(deleted_at__isnull=True).count()
         log(f"account_scan: scanning {accounts} accounts")
