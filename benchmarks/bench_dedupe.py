@@ -110,34 +110,27 @@ def run(data_dir: Path) -> dict[str, Any]:
             }
             log(f"{label}: {out[label]}")
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        DuplicateCandidate.objects.filter(record_type="lead").delete()
-        leads = Lead.objects.filter(deleted_at__isnull=True).count()
-        log(f"lead_scan: scanning {leads} leads")
-        scan = DuplicateScan.objects.create(record_type="lead", created_by=admin)
-        started, cpu = time.perf_counter(), time.process_time()
-        scan = dedupe.scan_run(scan.pk)
-        out["lead_scan"] = {
-            "leads": leads,
-            "seconds": round(time.perf_counter() - started, 1),
-            "cpu_seconds": round(time.process_time() - cpu, 1),
-            "pairs_found": scan.pairs_found,
-        }
-        log(f"lead_scan: {out['lead_scan']}")
-        DuplicateCandidate.objects.filter(record_type="account").delete()
+
+        def fresh_scan(record_type: str, records: int) -> dict[str, Any]:
+            """A scan of every record of the kind, on an empty queue: time, pairs, queue."""
+            DuplicateCandidate.objects.filter(record_type=record_type).delete()
+            log(f"{record_type}_scan: scanning {records} {record_type}s")
+            scan = DuplicateScan.objects.create(record_type=record_type, created_by=admin)
+            started, cpu = time.perf_counter(), time.process_time()
+            scan = dedupe.scan_run(scan.pk)
+            result = {
+                f"{record_type}s": records,
+                "seconds": round(time.perf_counter() - started, 1),
+                "cpu_seconds": round(time.process_time() - cpu, 1),
+                "pairs_found": scan.pairs_found,
+                "queue": DuplicateCandidate.objects.filter(record_type=record_type).count(),
+            }
+            log(f"{record_type}_scan: {result}")
+            return result
+
+        out["lead_scan"] = fresh_scan("lead", Lead.objects.filter(deleted_at__isnull=True).count())
         accounts = Account.objects.filter(deleted_at__isnull=True).count()
-        log(f"account_scan: scanning {accounts} accounts")
-        scan = DuplicateScan.objects.create(record_type="account", created_by=admin)
-        started, cpu = time.perf_counter(), time.process_time()
-        scan = dedupe.scan_run(scan.pk)
-        out["account_scan"] = {
-            "accounts": accounts,
-            "seconds": round(time.perf_counter() - started, 1),
-            "cpu_seconds": round(time.process_time() - cpu, 1),
-            "pairs_found": scan.pairs_found,
-            "queue": DuplicateCandidate.objects.filter(record_type="account").count(),
-            "queue_cap": dedupe.MAX_NEW_PAIRS,
-        }
-        log(f"account_scan: {out['account_scan']}")
+        out["account_scan"] = {**fresh_scan("account", accounts), "queue_cap": dedupe.MAX_NEW_PAIRS}
     out["peak_rss_mb_after_account_scan"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
