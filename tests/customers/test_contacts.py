@@ -7,6 +7,8 @@ from crm.customers.models import Contact
 from crm.customers.selectors import contact_get, contact_list
 from crm.customers.services import account_create, contact_create, contact_update
 from crm.events.models import OutboxEvent
+from crm.sales.selectors import lead_list
+from crm.sales.services import lead_create
 from crm.tenancy.models import AuditLog
 
 
@@ -39,6 +41,26 @@ def test_exact_lookup_by_email_and_phone_in_any_format(world) -> None:
     assert names(contact_list(actor=admin, search="13800138001")) == []
     stored = Contact.objects.get(name="王芳")
     assert stored.email == "wang.fang@example.com" and stored.phone == "+8613800138000"
+
+
+def test_an_email_search_finds_every_spelling_of_the_mailbox(world) -> None:
+    for name, email in (
+        ("Ann Lee", "ann+news@example.com"),
+        ("Ann Plain", "ann@example.com"),
+        ("Bo Chen", "bo.chen@gmail.com"),
+        ("Anna", "anna@example.com"),
+    ):
+        contact_create(actor=world.admin, values={"name": name, "email": email})
+    admin = world.admin
+    both = ["Ann Lee", "Ann Plain"]
+    assert names(contact_list(actor=admin, search="ann@example.com")) == both
+    assert names(contact_list(actor=admin, search="Ann+crm@Example.com")) == both
+    assert names(contact_list(actor=admin, search="bochen@googlemail.com")) == ["Bo Chen"]
+    assert names(contact_list(actor=admin, search="anna@example.com")) == ["Anna"]
+    assert names(contact_list(actor=admin, search="nobody@example.com")) == []
+    # a lead list searches the same way
+    lead_create(actor=admin, values={"name": "Ann Lead", "email": "ann+web@example.com"})
+    assert [x.name for x in lead_list(actor=admin, search="ann@example.com")] == ["Ann Lead"]
 
 
 def test_bad_phone_names_the_field_and_stores_nothing(world) -> None:

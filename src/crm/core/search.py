@@ -13,7 +13,13 @@ from django.db import models
 from django.db.models import Q
 
 from crm.core import crypto
-from crm.core.normalise import InvalidValueError, name_key, normalise_email, normalise_phone
+from crm.core.mailbox import mailbox_key
+from crm.core.normalise import (
+    InvalidValueError,
+    name_key,
+    normalise_email,
+    normalise_phone,
+)
 
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 _TOP = "\uffff"
@@ -45,12 +51,25 @@ def name_search_q(query: str, model: type[models.Model] | None = None) -> Q | No
     return Q(pk__in=first.union(*rest, all=True))
 
 
-def exact_contact_q(query: str) -> Q | None:
-    """A blind-index match when the query is an email or a phone number, else None."""
+def exact_contact_q(query: str, model: type[models.Model] | None = None) -> Q | None:
+    """A blind-index match when the query is an email or a phone number, else None.
+
+    Given the model (contacts, leads), an email finds every spelling of its mailbox
+    (crm.core.mailbox): ann@x.com finds ann+news@x.com on record and the other way round,
+    by two index lookups joined with UNION ALL (SQLite reads the whole tenant for the OR).
+    """
     text = query.strip()
     try:
         if "@" in text:
-            return Q(email_index=crypto.blind_index("email", normalise_email(text)))
+            email = normalise_email(text)
+            exact = crypto.blind_index("email", email)
+            mailbox = mailbox_key(email)
+            if model is None or not mailbox:
+                return Q(email_index=exact)
+            manager = model._default_manager
+            by_address = manager.filter(email_index__in=sorted({exact, mailbox})).values("pk")
+            by_alias = manager.filter(email_alias_index=mailbox).values("pk")
+            return Q(pk__in=by_address.union(by_alias, all=True))
         if _PHONE_LIKE.match(text):
             return Q(phone_index=crypto.blind_index("phone", normalise_phone(text)))
     except InvalidValueError:
@@ -60,7 +79,7 @@ def exact_contact_q(query: str) -> Q | None:
 
 def person_search_q(query: str, model: type[models.Model] | None = None) -> Q:
     """Names, pinyin, initials, or exact email/phone; matches nothing for an empty key."""
-    exact = exact_contact_q(query)
+    exact = exact_contact_q(query, model)
     if exact is not None:
         return exact
     by_name = name_search_q(query, model)

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.core import crypto
+from crm.core.mailbox import stored_email_alias
 from crm.core.normalise import (
     InvalidValueError,
-    email_canonical,
     name_key,
     normalise_email,
     normalise_id_number,
@@ -65,26 +65,6 @@ def apply_name_keys(instance: Any, name: str) -> None:
     instance.pinyin_key, initials = pinyin_keys(name)
     instance.pinyin_key = instance.pinyin_key[:200]
     instance.initials_key = initials[:60]
-
-
-def mailbox_key(email: str) -> str:
-    """The blind index of the mailbox an email reaches: a+tag@x.com, a@x.com and, at Gmail,
-    a.b@gmail.com and ab@googlemail.com each give the key of a@x.com / ab@gmail.com.
-
-    Every spelling of one mailbox is found by one lookup: `email_index` in (its own index, this
-    key) or `email_alias_index` = this key. Empty for an empty or malformed email.
-    """
-    canonical = email_canonical(email)
-    return crypto.blind_index("email", canonical) if canonical else ""
-
-
-def stored_email_alias(email: str) -> str | None:
-    """What a record keeps in `email_alias_index`: the mailbox key when the (normalised) email
-    is another spelling of it, else None (most records: the partial index stays small)."""
-    canonical = email_canonical(email)
-    if not canonical or canonical == email.strip().lower():
-        return None
-    return crypto.blind_index("email", canonical)
 
 
 def personal_data_indexes(values: Mapping[str, Any]) -> dict[str, str | None]:

@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from crm.core import crypto
+from crm.core.mailbox import mailbox_key
 from crm.core.normalise import company_key
 from crm.customers.models import Contact
 from crm.integrations.models import (
@@ -507,7 +508,7 @@ def matches_for(
     The same keys and scoring as the scan, for capture forms, the API and import previews.
     """
     from crm.core.normalise import InvalidValueError, normalise_email, normalise_phone
-    from crm.customers.services import apply_name_keys, mailbox_key
+    from crm.customers.services import apply_name_keys
 
     scanner = SCANNERS[record_type]()
     if record_type == "account":

@@ -32,9 +32,10 @@ from django.utils.translation import gettext as _
 from crm.activities.models import Activity, Task
 from crm.core.context import tenant_context
 from crm.core.errors import ConflictError
+from crm.core.mailbox import mailbox_key
 from crm.core.writes import field_error
 from crm.customers.models import Channel, Contact
-from crm.customers.services import apply_name_keys, contact_update, mailbox_key
+from crm.customers.services import apply_name_keys, contact_update
 from crm.events.services import record_written
 from crm.integrations import files
 from crm.integrations.models import (

@@ -38,12 +38,12 @@ from rapidfuzz import fuzz
 
 from crm.activities.models import Activity, ActivityKind
 from crm.core.context import current_tenant_id
+from crm.core.mailbox import mailbox_key
 from crm.core.normalise import company_key, name_tokens
 from crm.core.writes import editable_field_names, field_error, snapshot, validate_instance
 from crm.customers.models import Contact
 from crm.customers.services import (
     apply_name_keys,
-    mailbox_key,
     normalise_personal_values,
     personal_data_indexes,
 )
@@ -132,7 +132,7 @@ def find_duplicate(
 ) -> DuplicateMatch | None:
     """The existing lead or contact this capture is about, if any (see the module doc).
 
-    `email_alias_index`: the key of the email's mailbox (crm.customers.services.mailbox_key:
+    `email_alias_index`: the key of the email's mailbox (crm.core.mailbox.mailbox_key:
     a+news@x.com -> a@x.com), tried after the email itself, as the duplicate scan does: as a
     plain address on record, then as the mailbox of an alias on record (a+news@x.com stored,
     a@x.com or a+crm@x.com given).

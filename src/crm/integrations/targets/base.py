@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from crm.activities.models import ActivityKind
 from crm.core import crypto
+from crm.core.mailbox import stored_email_alias
 from crm.core.normalise import (
     InvalidValueError,
     name_key,
@@ -28,7 +29,7 @@ from crm.core.normalise import (
     normalise_id_number,
 )
 from crm.customers.models import Account, Channel
-from crm.customers.services import apply_name_keys, stored_email_alias
+from crm.customers.services import apply_name_keys
 from crm.integrations.bulk import fast_clean, ids_where_in, normalise_phone
 from crm.integrations.values import (
     CellError,
@@ -457,7 +458,7 @@ class Target:
         """Rows whose `key` equals an existing record's `column` get that record as match.
 
         `alias_column` (emails): a record that stores a mailbox key there (an alias on record,
-        see crm.customers.services.stored_email_alias) is matched by that key instead, and the
+        see crm.core.mailbox) is matched by that key instead, and the
         rows' key is their own mailbox key: a@x.com and a+news@x.com are one person.
         """
         wanted = {row.keys[key] for row in rows if row.keys.get(key) and row.match_id is None}

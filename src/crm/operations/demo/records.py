@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from crm.activities.models import Activity, Task
 from crm.core import crypto
+from crm.core.mailbox import stored_email_alias
 from crm.customers.models import Account, Contact
-from crm.customers.services import stored_email_alias
 from crm.operations.demo import vocab
 from crm.operations.demo.bulk import Inserter, Progress, TableWriter
 from crm.operations.demo.generators import (

@@ -14,7 +14,7 @@ def fill_email_alias_index(apps, schema_editor):
     rows = model._base_manager.exclude(email_index="").values_list("id", "email")
     found = []
     for pk, email in rows.iterator(chunk_size=2000):
-        # as crm.customers.services.stored_email_alias
+        # as crm.core.mailbox.stored_email_alias
         canonical = email_canonical(email or "")
         if canonical and canonical != (email or "").strip().lower():
             found.append(model(pk=pk, email_alias_index=crypto.blind_index("email", canonical)))
