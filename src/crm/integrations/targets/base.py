@@ -458,8 +458,8 @@ class Target:
         """Rows whose `key` equals an existing record's `column` get that record as match.
 
         `alias_column` (emails): a record that stores a mailbox key there (an alias on record,
-        see crm.core.mailbox) is matched by that key instead, and the
-        rows' key is their own mailbox key: a@x.com and a+news@x.com are one person.
+        see crm.core.mailbox) is matched by that key instead, and the rows' key is their own
+        mailbox key: a@x.com and a+news@x.com are one person.
         """
         wanted = {row.keys[key] for row in rows if row.keys.get(key) and row.match_id is None}
         if not wanted:
