@@ -144,3 +144,22 @@ def test_a_new_lead_is_checked_by_company_key_as_capture_and_scan_are(world) -> 
     found = matches_for({"name": "Wang Fang", "company": "Alibaba Ltd"}, record_type="lead")
     assert [pk for pk, _score, _reasons in found] == [existing.pk]
     assert "same company" in found[0][2]
+
+
+def test_a_new_lead_finds_its_company_among_many_namesakes(world) -> None:
+    """More namesakes than a lookup keeps: the one at the same company is still found."""
+    Lead.objects.bulk_create(
+        [
+            Lead(
+                tenant=world.tenant,
+                name="王芳",
+                name_key="王芳",
+                pinyin_key="wangfang",
+                company=f"公司{i}",
+            )
+            for i in range(250)
+        ]
+    )
+    existing = lead_create(actor=world.admin, values={"name": "王芳", "company": "阿里巴巴集团"})
+    found = matches_for({"name": "Wang Fang", "company": "Alibaba Ltd"}, record_type="lead")
+    assert [pk for pk, _score, _reasons in found] == [existing.pk]

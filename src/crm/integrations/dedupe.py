@@ -54,6 +54,8 @@ _LOW_64 = (1 << 64) - 1  # a pair of ids is held as one integer: left << 64 | ri
 #: new pairs one scan adds to the review queue, best first (the next scan adds the rest)
 MAX_NEW_PAIRS = 10_000
 CHUNK = 900
+#: namesakes of a new lead whose companies the capture check compares (matches_for)
+LEAD_NAMESAKES = 5_000
 
 
 def name_variants(name_key: str, pinyin_key: str) -> set[str]:
@@ -545,6 +547,15 @@ def matches_for(
     for column, key in dict.fromkeys(lookups):
         if key:
             ids.update(scanner.base().filter(**{column: key}).values_list("id", flat=True)[:200])
+    if record_type == "lead" and company:
+        # a lead's company is free text with no index: the namesakes' companies are read and
+        # compared by key, so the 王芳 at 阿里巴巴集团 is found among a thousand other 王芳s
+        namesakes = scanner.base().filter(
+            pinyin_key__in=sorted(name_variants(holder.name_key, holder.pinyin_key))
+        )
+        for pk, stored in namesakes.values_list("id", "company")[:LEAD_NAMESAKES]:
+            if scanner.company(stored) == company:
+                ids.add(pk)
     probe = Person(
         0,
         str(values.get("name", "")),
