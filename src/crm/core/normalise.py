@@ -90,7 +90,7 @@ def pinyin_keys(value: str) -> tuple[str, str]:
 
 
 _COMPANY_NOISE = re.compile(
-    r"\b(co|company|ltd|limited|inc|llc|gmbh|corp|corporation|group|plc|sa|ag)\b|"
+    r"\b(co|company|ltd|limited|pte|inc|llc|gmbh|corp|corporation|group|plc|sa|ag)\b|"
     r"(有限责任公司|股份有限公司|有限公司|集团|公司)"
 )
 

@@ -37,6 +37,7 @@ from crm.operations.demo.generators import (
     Places,
     wechat_id,
 )
+from crm.operations.demo.twins import Entered, Twins, other_legal_form
 from crm.sales.models import Lead, Opportunity, Order, OrderLine, StageChange
 
 DAY = 86400.0
@@ -316,12 +317,21 @@ class TenantData:
             if self.zh
             else (("email", "phone", "sms", "wechat"), (60, 88, 97, 100))
         )
+        twins = Twins(rng)  # people entered twice (crm.operations.demo.twins)
         for index in range(count):
             pk = w["contacts"].new_id()
-            if rng.random() < 0.92:
-                account_index = min(n_accounts - 1, int(n_accounts * rng.random() ** 1.25))
+            twin = twins.pick()
+            if twin is not None and twin.place >= 0:
+                account_index = twin.place
                 _acc_pk, company, owner = self.accounts[account_index]
                 account_pk: int | None = _acc_pk
+                since = self.account_created[account_index]
+                created = since + (self.now - DAY - since) * rng.random()
+                self.account_contacts.setdefault(account_index, []).append(index)
+            elif rng.random() < 0.92:
+                account_index = min(n_accounts - 1, int(n_accounts * rng.random() ** 1.25))
+                _acc_pk, company, owner = self.accounts[account_index]
+                account_pk = _acc_pk
                 if rng.random() < 0.1:
                     owner = self.owner()
                 # Most people are entered soon after their company, a few much later.
@@ -345,6 +355,12 @@ class TenantData:
                 country if culture == company.culture else ("CN" if culture == ZH else "US")
             )
             phone = self.phones.mobile(phone_country) if rng.random() < 0.88 else ""
+            if twin is not None and twin.place >= 0:
+                again = twins.again(twin)
+                person, email, phone = again.person, again.email, again.phone
+                culture = person.culture
+            else:
+                twins.remember(Entered(person, email, phone, account_index, None))
             wechat = wechat_id(rng, person)
             name_key, pinyin_key, initials_key = self.keys(person.name)
             last_activity = self.contact_activities(w, pk, owner, created)
@@ -569,6 +585,7 @@ class TenantData:
         rng = self.rng
         tid = self.tenant_id
         sources_cum = list(_accumulate(vocab.SOURCE_WEIGHTS))
+        twins = Twins(rng)  # people entered twice (crm.operations.demo.twins)
         for _ in range(self.scale.of("leads")):
             pk = w["leads"].new_id()
             created = self.now - 730 * DAY * rng.random() ** 1.7 - self.between(0, 6 * HOUR)
@@ -581,6 +598,15 @@ class TenantData:
             has_phone = rng.random() < 0.8
             email = self.emails.email(person, company, company.city.country) if has_email else ""
             phone = self.phones.mobile(company.city.country) if has_phone else ""
+            company_name = company.name
+            twin = twins.pick()
+            if twin is not None and twin.company is not None:
+                again = twins.again(twin)
+                person, email, phone = again.person, again.email, again.phone
+                company, company_name = twin.company, other_legal_form(twin.company.name)
+                has_email, has_phone = bool(email), bool(phone)
+            else:
+                twins.remember(Entered(person, email, phone, -1, company))
             title = self.people.title(culture) if rng.random() < 0.7 else ""
             has_company = rng.random() < 0.9
             source = rng.choices(vocab.SOURCES, cum_weights=sources_cum)[0]
@@ -630,7 +656,7 @@ class TenantData:
                     name_key,
                     pinyin_key,
                     initials_key,
-                    company.name if has_company else "",
+                    company_name if has_company else "",
                     title,
                     crypto.encrypt(email) if email else "",
                     crypto.blind_index("email", email) if email else "",
