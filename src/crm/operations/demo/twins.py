@@ -13,6 +13,7 @@ import random
 from collections import deque
 from dataclasses import dataclass, replace
 
+from crm.core.normalise import pinyin_keys
 from crm.operations.demo.generators import ZH, Company, Person
 
 TWIN_SHARE = 0.004
@@ -52,7 +53,11 @@ class Twins:
         """The same person written down by someone else: name spelt another way, +tag email."""
         person = entry.person
         if person.culture == ZH and len(person.name) >= 2:
-            name = f"{person.name[0]} {person.name[1:]}"
+            surname, given = person.name[0], person.name[1:]
+            if self.rng.random() < 0.5:
+                name = f"{surname} {given}"
+            else:  # in pinyin, as on a business card: 张伟 -> Zhang Wei
+                name = f"{pinyin_keys(surname)[0].title()} {pinyin_keys(given)[0].title()}"
         else:
             name = " ".join(reversed(person.name.split()))
         email = entry.email
