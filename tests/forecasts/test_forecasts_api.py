@@ -278,3 +278,13 @@ def test_what_if_refuses_closed_and_foreign_stages(world, other_world, history) 
         foreign = Stage.objects.filter(is_won=False, is_lost=False).first().pk
     response = api.post("/forecasts/what-if", {"overrides": [{"stage_id": foreign}]})
     assert response.status_code == 422
+
+
+def test_a_period_outside_plausible_years_is_refused_naming_the_field(world) -> None:
+    """Year 1 in the tenant's zone is before the first moment there is: a 422, never a 500."""
+    api = Api(make_token(world.admin))
+    what_if = api.post("/forecasts/what-if", {"end": "0001-01-01"})
+    assert what_if.status_code == 422 and "end" in json.loads(what_if.content)["fields"]
+    pipeline = api.get("/forecasts/pipeline", start="0001-01-02")
+    assert pipeline.status_code == 422 and "start" in json.loads(pipeline.content)["fields"]
+    assert api.get("/forecasts/pipeline", start="2026-01-01").status_code == 200

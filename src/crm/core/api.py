@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar
 
 import orjson
@@ -113,6 +113,16 @@ Search = Annotated[str, StringConstraints(max_length=200), _NO_NUL]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 Moment = Annotated[datetime, AfterValidator(_aware)]
+
+
+def _plausible_day(value: date) -> date:
+    """A period's day: it becomes a moment in the tenant's zone, which year 1 does not survive."""
+    if not 1900 <= value.year <= 2999:
+        raise ValueError(_("Enter a date between 1900 and 2999."))
+    return value
+
+
+Day = Annotated[date, AfterValidator(_plausible_day)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 

@@ -7,13 +7,13 @@ from typing import Literal
 
 from ninja import Field, Schema
 
-from crm.core.api import Currency, Id, InSchema, ListParams, Str100, optional, page_of
+from crm.core.api import Currency, Day, Id, InSchema, ListParams, Str100, optional, page_of
 from crm.sales.schemas import Cents, Money
 
 
 class DateRange(Schema):
-    start: date | None = Field(None, description="First day (inclusive), tenant's calendar.")
-    end: date | None = Field(None, description="Last day (inclusive).")
+    start: Day | None = Field(None, description="First day (inclusive), tenant's calendar.")
+    end: Day | None = Field(None, description="Last day (inclusive).")
 
 
 # --- sales forecast -----------------------------------------------------------------------------
@@ -213,8 +213,8 @@ class StageOverrideIn(InSchema):
 
 
 class WhatIfIn(InSchema):
-    start: date | None = optional(description="Default: the first day of this month.")
-    end: date | None = optional(description="Default: the last day of this month.")
+    start: Day | None = optional(description="Default: the first day of this month.")
+    end: Day | None = optional(description="Default: the last day of this month.")
     pipeline_id: Id | None = optional()
     owner_id: Id | None = optional()
     team_id: Id | None = optional()
