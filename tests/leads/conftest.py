@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import translation
 
-from crm.sales.assignment import assignment_rule_create
+from crm.sales.assignment_admin import assignment_rule_create
 from crm.tenancy.models import Membership, Role, Team
 from crm.tenancy.services import membership_create, team_create, user_create
 from tests.conftest import TenantWorld

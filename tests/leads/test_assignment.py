@@ -10,15 +10,13 @@ from django.utils import timezone
 
 from crm.core.errors import ConflictError, PermissionDeniedError
 from crm.events.models import Notification
-from crm.sales.assignment import (
-    assignment_preview,
+from crm.sales.assignment import lead_reassign, queue_drain
+from crm.sales.assignment_admin import (
     assignment_rule_create,
-    available,
     fairness_report,
-    lead_reassign,
     member_schedule_set,
-    queue_drain,
 )
+from crm.sales.assignment_routing import assignment_preview, available
 from crm.sales.capture import lead_capture
 from crm.sales.lead_models import AssignmentRule, LeadAssignment, LeadIntake, MemberSchedule
 from crm.sales.models import Lead

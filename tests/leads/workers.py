@@ -35,7 +35,7 @@ def setup_assignment(
     configure(env)
     from crm.core.context import tenant_context
     from crm.operations.setup import tenant_setup
-    from crm.sales.assignment import assignment_rule_create
+    from crm.sales.assignment_admin import assignment_rule_create
     from crm.tenancy.models import Role
     from crm.tenancy.services import membership_create, team_create, user_create
 

@@ -158,18 +158,11 @@ class PeopleScanner:
         self.reversed_names: dict[str, list[int]] = defaultdict(list)
         # members of the alias and reversed-name groups, seen during the pass
         self.seen: dict[int, Member] = {}
-        # company text -> key, for this scan (more distinct companies than company_key caches)
-        self.company_keys: dict[str, str] = {}
 
     def company(self, stored: Any) -> Any:
         """What "same company" compares: a contact's account id as is, a lead's company text by
         its key (阿里巴巴有限公司 = Alibaba Group Ltd.), the key the public capture matches on."""
-        if not isinstance(stored, str):
-            return stored
-        key = self.company_keys.get(stored)
-        if key is None:
-            key = self.company_keys[stored] = company_key(stored)[0]
-        return key
+        return company_key(stored)[0] if isinstance(stored, str) else stored
 
     def every(self) -> QuerySet[Any]:
         """All records of the tenant, deleted ones too (index-only key counts)."""

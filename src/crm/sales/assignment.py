@@ -19,8 +19,7 @@
 
 This module does the writes (assign, queue, reassign, retry the queues). The choice of team and
 member is made in :mod:`crm.sales.assignment_routing`; the assignment log, the fairness report
-and the admin's rules and schedules are in :mod:`crm.sales.assignment_admin`. Their public
-names are re-exported here.
+and the admin's rules and schedules are in :mod:`crm.sales.assignment_admin`.
 """
 
 from __future__ import annotations
@@ -34,27 +33,12 @@ from django.utils.translation import gettext as _
 from crm.core.errors import ConflictError, PermissionDeniedError
 from crm.core.writes import field_error
 from crm.events.services import notification_create, record_written
-from crm.sales.assignment_admin import (  # noqa: F401  (re-exported)
-    RULE_FIELDS,
-    SCHEDULE_FIELDS,
-    FairnessReport,
-    FairnessRow,
-    assignment_log,
-    assignment_rule_create,
-    fairness_report,
-    member_schedule_set,
-)
-from crm.sales.assignment_routing import (  # noqa: F401  (re-exported)
+from crm.sales.assignment_routing import (
     ASSIGNING_KINDS,
     Candidate,
     Decision,
-    assignment_preview,
-    available,
-    candidates,
-    choose,
     decide,
     rule_for,
-    rule_matches,
 )
 from crm.sales.lead_models import (
     OPEN_LEAD_STATUSES,

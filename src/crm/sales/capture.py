@@ -50,7 +50,8 @@ from crm.customers.services import (
 from crm.events.crud import assign, save_changes, save_new
 from crm.events.models import OutboxEvent
 from crm.events.services import notification_create, record_written
-from crm.sales.assignment import assign_locked, lock_team, rule_for, team_managers
+from crm.sales.assignment import assign_locked, lock_team, team_managers
+from crm.sales.assignment_routing import rule_for
 from crm.sales.lead_models import (
     OPEN_LEAD_STATUSES,
     AssignmentKind,
@@ -128,22 +129,22 @@ def _name_q(name: str) -> Q | None:
 
 
 def find_duplicate(
-    *, name: str, company: str, email_index: str, phone_index: str, email_alias_index: str = ""
+    *, name: str, company: str, email_index: str, phone_index: str, mailbox: str = ""
 ) -> DuplicateMatch | None:
     """The existing lead or contact this capture is about, if any (see the module doc).
 
-    `email_alias_index`: the key of the email's mailbox (crm.core.mailbox.mailbox_key:
-    a+news@x.com -> a@x.com), tried after the email itself, as the duplicate scan does: as a
-    plain address on record, then as the mailbox of an alias on record (a+news@x.com stored,
-    a@x.com or a+crm@x.com given).
+    `mailbox`: the key of the email's mailbox (crm.core.mailbox.mailbox_key: a+news@x.com ->
+    a@x.com), tried after the email itself, as the duplicate scan does: as a plain address on
+    record, then as the mailbox of an alias on record (a+news@x.com stored, a@x.com or
+    a+crm@x.com given).
     """
     open_leads = Lead.objects.filter(deleted_at__isnull=True, status__in=OPEN_LEAD_STATUSES)
     live_contacts = Contact.objects.filter(deleted_at__isnull=True)
-    alias_index = email_alias_index if email_alias_index != email_index else ""
+    plain_mailbox = mailbox if mailbox != email_index else ""
     for how, field, index in (
         ("email", "email_index", email_index),
-        ("email", "email_index", alias_index),
-        ("email", "email_alias_index", email_alias_index),
+        ("email", "email_index", plain_mailbox),
+        ("email", "email_alias_index", mailbox),
         ("phone", "phone_index", phone_index),
     ):
         if not index:
@@ -423,11 +424,11 @@ def _capture_locked(
 ) -> CaptureResult:
     """The duplicate check and the writes, under the locks (identity, team, audit chain)."""
     company = company_key(lead.company)[0]
-    alias_index = mailbox_key(lead.email or "")
+    mailbox = mailbox_key(lead.email or "")
     _advisory_locks(
         [
             f"e:{lead.email_index}" if lead.email_index else "",
-            f"e:{alias_index}" if alias_index else "",
+            f"e:{mailbox}" if mailbox else "",
             f"p:{lead.phone_index}" if lead.phone_index else "",
             f"n:{''.join(sorted(name_tokens(lead.name)))}:{company}" if company else "",
         ]
@@ -437,7 +438,7 @@ def _capture_locked(
         company=lead.company,
         email_index=lead.email_index,
         phone_index=lead.phone_index,
-        email_alias_index=alias_index,
+        mailbox=mailbox,
     )
     if match is not None:
         return _attach(

@@ -28,7 +28,16 @@ from crm.core.api import (
 )
 from crm.core.api import responses as r
 from crm.core.errors import NotFoundError
-from crm.sales import assignment, capture, conversion, followup, lead_scoring, selectors
+from crm.sales import (
+    assignment,
+    assignment_admin,
+    assignment_routing,
+    capture,
+    conversion,
+    followup,
+    lead_scoring,
+    selectors,
+)
 from crm.sales.lead_models import LeadAssignment, LeadChannel, LeadConversion, ScoringModel
 from crm.tenancy.permissions import require_admin
 from crm.tenancy.selectors import team_list
@@ -221,7 +230,7 @@ def lead_capture(request: HttpRequest, payload: CaptureIn) -> Status[dict[str, A
 @router.get("/preview", response=r({200: PreviewOut}), operation_id="lead_assignment_preview")
 def lead_assignment_preview(request: HttpRequest, query: Query[PreviewQuery]) -> dict[str, Any]:
     """Who would get a lead like this now (nothing is written)."""
-    decision = assignment.assignment_preview(actor=actor(request), **query.model_dump())
+    decision = assignment_routing.assignment_preview(actor=actor(request), **query.model_dump())
     return {
         "team_id": decision.team.pk if decision.team else None,
         "rule_id": decision.rule.pk if decision.rule else None,
@@ -238,7 +247,7 @@ def lead_assignment_preview(request: HttpRequest, query: Query[PreviewQuery]) ->
 )
 def lead_assignment_log(request: HttpRequest, lead_id: Path[Id]) -> list[LeadAssignment]:
     lead = selectors.lead_get(actor=actor(request), lead_id=lead_id)
-    return assignment.assignment_log(lead=lead)
+    return assignment_admin.assignment_log(lead=lead)
 
 
 @router.post(
@@ -297,7 +306,7 @@ def lead_fairness(
         raise NotFoundError("No such team.")
     until = query.until or timezone.now()
     since = query.since or until - timedelta(days=30)
-    report = assignment.fairness_report(
+    report = assignment_admin.fairness_report(
         actor=actor(request), team_id=team_id, since=since, until=until
     )
     return {**vars(report), "rows": [vars(row) for row in report.rows]}

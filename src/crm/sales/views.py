@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.core.errors import DomainError, NotFoundError
-from crm.sales import assignment, capture_channels, followup, selectors
+from crm.sales import assignment_admin, assignment_routing, capture_channels, followup, selectors
 from crm.sales.lead_models import OPEN_LEAD_STATUSES, AssignmentRule, WebForm
 from crm.sales.models import Lead, Priority
 from crm.tenancy.models import Membership, Role, Team, Visibility
@@ -122,7 +122,7 @@ def assignment_rules(request: HttpRequest) -> HttpResponse:
         ]
         values["match_member_region"] = request.POST.get("match_member_region") == "on"
         try:
-            assignment.assignment_rule_create(
+            assignment_admin.assignment_rule_create(
                 actor=actor, team_id=int(request.POST.get("team_id") or 0), values=values
             )
             return redirect("leads:rules")
@@ -131,7 +131,7 @@ def assignment_rules(request: HttpRequest) -> HttpResponse:
     preview = None
     if request.GET.get("preview"):
         try:
-            preview = assignment.assignment_preview(
+            preview = assignment_routing.assignment_preview(
                 actor=actor,
                 priority=request.GET.get("priority") or Priority.MEDIUM,
                 region=request.GET.get("region", ""),
@@ -172,7 +172,7 @@ def team_fairness(request: HttpRequest, team_id: int) -> HttpResponse:
         days = 30
     until = timezone.now()
     try:
-        report = assignment.fairness_report(
+        report = assignment_admin.fairness_report(
             actor=actor, team_id=team_id, since=until - timedelta(days=days), until=until
         )
     except DomainError as exc:

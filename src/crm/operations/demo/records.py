@@ -321,7 +321,7 @@ class TenantData:
         for index in range(count):
             pk = w["contacts"].new_id()
             twin = twins.pick()
-            if twin is not None and twin.place >= 0:
+            if twin is not None:
                 account_index = twin.place
                 _acc_pk, company, owner = self.accounts[account_index]
                 account_pk: int | None = _acc_pk
@@ -344,23 +344,24 @@ class TenantData:
                 account_pk = None
                 owner = self.owner()
                 created = self.now - self.between(DAY, 900 * DAY)
-            culture = (
-                company.culture if rng.random() < 0.9 else (EN if company.culture == ZH else ZH)
-            )
-            person = self.people.person(culture)
-            country = company.city.country
-            email = self.emails.email(person, company if account_pk else None, country)
-            email = email if rng.random() < 0.92 else ""
-            phone_country = (
-                country if culture == company.culture else ("CN" if culture == ZH else "US")
-            )
-            phone = self.phones.mobile(phone_country) if rng.random() < 0.88 else ""
-            if twin is not None and twin.place >= 0:
+            if twin is not None:
                 again = twins.again(twin)
                 person, email, phone = again.person, again.email, again.phone
                 culture = person.culture
             else:
-                twins.remember(Entered(person, email, phone, account_index, None))
+                culture = (
+                    company.culture if rng.random() < 0.9 else (EN if company.culture == ZH else ZH)
+                )
+                person = self.people.person(culture)
+                country = company.city.country
+                email = self.emails.email(person, company if account_pk else None, country)
+                email = email if rng.random() < 0.92 else ""
+                phone_country = (
+                    country if culture == company.culture else ("CN" if culture == ZH else "US")
+                )
+                phone = self.phones.mobile(phone_country) if rng.random() < 0.88 else ""
+                if account_index >= 0:  # a twin is entered at the same account
+                    twins.remember(Entered(person, email, phone, account_index, None))
             wechat = wechat_id(rng, person)
             name_key, pinyin_key, initials_key = self.keys(person.name)
             last_activity = self.contact_activities(w, pk, owner, created)
@@ -591,22 +592,24 @@ class TenantData:
             created = self.now - 730 * DAY * rng.random() ** 1.7 - self.between(0, 6 * HOUR)
             age_days = (self.now - created) / DAY
             status = rng.choices(LEAD_STATUSES, cum_weights=_lead_status_cum(age_days))[0]
-            company = self.company()
-            culture = company.culture
-            person = self.people.person(culture)
-            has_email = rng.random() < 0.85
-            has_phone = rng.random() < 0.8
-            email = self.emails.email(person, company, company.city.country) if has_email else ""
-            phone = self.phones.mobile(company.city.country) if has_phone else ""
-            company_name = company.name
             twin = twins.pick()
             if twin is not None and twin.company is not None:
                 again = twins.again(twin)
                 person, email, phone = again.person, again.email, again.phone
                 company, company_name = twin.company, other_legal_form(twin.company.name)
-                has_email, has_phone = bool(email), bool(phone)
             else:
+                company = self.company()
+                company_name = company.name
+                person = self.people.person(company.culture)
+                has_email = rng.random() < 0.85
+                has_phone = rng.random() < 0.8
+                email = (
+                    self.emails.email(person, company, company.city.country) if has_email else ""
+                )
+                phone = self.phones.mobile(company.city.country) if has_phone else ""
                 twins.remember(Entered(person, email, phone, -1, company))
+            culture = company.culture
+            has_email, has_phone = bool(email), bool(phone)
             title = self.people.title(culture) if rng.random() < 0.7 else ""
             has_company = rng.random() < 0.9
             source = rng.choices(vocab.SOURCES, cum_weights=sources_cum)[0]

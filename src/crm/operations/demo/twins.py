@@ -30,7 +30,7 @@ class Entered:
     person: Person
     email: str
     phone: str
-    place: int  # the account's index (contacts), -1 for none
+    place: int  # the account's index (contacts), -1 for a lead
     company: Company | None
 
 
