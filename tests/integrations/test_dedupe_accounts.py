@@ -141,3 +141,50 @@ def test_a_scan_queues_the_likeliest_pairs_first_and_says_so(
     assert min(c.score for c in found.values()) >= max(later)
     third, job = scan(admin, django_capture_on_commit_callbacks)
     assert len(third) == 6 and job.message == ""
+
+
+def test_account_check_finds_the_company_under_another_spelling(world) -> None:
+    """The New account form's check: the name as words or not, the phone in any format, the
+    website with or without www and a path all find the account on record."""
+    admin = world.admin
+    evergreen = account_create(actor=admin, values={"name": "Evergreen Electronics Co."})
+    switchboard = account_create(
+        actor=admin, values={"name": "北方速运", "phone": "010-8888 1234", "city": "北京"}
+    )
+    site = account_create(
+        actor=admin, values={"name": "Lakeside", "website": "https://lakeside.io/"}
+    )
+    account_create(actor=admin, values={"name": "Evergreen Foods", "phone": "021 6666 1234"})
+
+    def found(values: dict[str, str]) -> list[int]:
+        return [pk for pk, _score, _reasons in dedupe.matches_for(values, record_type="account")]
+
+    assert found({"name": "EVERGREEN ELECTRONICS CORP"}) == [evergreen.pk]
+    assert found({"name": "北方快运物流", "phone": "+86 10 88881234"}) == [switchboard.pk]
+    assert found({"name": "Lakeside Ltd", "website": "www.lakeside.io/contact"}) == [site.pk]
+    # a deleted account is not offered
+    account_delete(actor=admin, account=evergreen)
+    assert found({"name": "Evergreen Electronics"}) == []
+
+
+def test_the_migration_fills_the_keys_of_existing_accounts(world) -> None:
+    """Accounts written before the key columns existed, deleted ones too, get their keys."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    admin = world.admin
+    values = {"name": "星辰科技(北京)有限公司", "phone": "010-8888 1234", "website": "xingchen.cn"}
+    kept = account_create(actor=admin, values=values)
+    gone = account_create(actor=admin, values={"name": "Acme, Inc."})
+    account_delete(actor=admin, account=gone)
+    columns = ("core_name_key", "phone_key", "website_key")
+    Account.objects.update(**dict.fromkeys(columns, ""))
+    module = importlib.import_module("crm.customers.migrations.0005_account_company_keys")
+    module.fill_company_keys(apps, connection.schema_editor())
+    stored = Account.objects.values_list("pk", *columns)
+    assert set(stored) == {
+        (kept.pk, "星辰科技", "1088881234", "xingchen.cn"),
+        (gone.pk, "acme", "", ""),
+    }

@@ -45,3 +45,38 @@ def test_a_new_company_whose_first_rows_are_skipped_is_created_by_a_later_batch(
     linked = Contact.objects.filter(external_id__in=["K2", "K3"]).values_list("account_id")
     assert set(linked) == {(company.pk,)}
     assert Contact.objects.get(external_id="K1").account_id is None
+
+
+def test_imported_companies_are_found_by_the_new_account_check(world) -> None:
+    """An account file, a contact file naming a new company, and an update that gives only a
+    phone: each leaves the keys the check of a new account looks duplicates up by."""
+    from crm.integrations import dedupe
+
+    def check(values: dict[str, str]) -> list[str]:
+        found = dedupe.matches_for(values, record_type="account")
+        return [Account.objects.get(pk=pk).name for pk, _score, _reasons in found]
+
+    accounts = [["公司名称", "网站", "电话", "外部编号"]]
+    accounts += [["北京星辰科技有限公司", "https://www.xingchen.cn/about", "", "A1"]]
+    accounts += [["Evergreen Electronics Co.", "", "021-6666 1234", "A2"]]
+    assert run_import(world.admin, csv_bytes(accounts), target="account").created_count == 2
+    run_import(world.admin, csv_bytes([["姓名", "公司"], ["王芳", "云帆物流有限公司"]]))
+    assert check({"name": "星辰科技(北京)有限公司", "city": ""}) == ["北京星辰科技有限公司"]
+    assert check({"name": "Lakeside", "website": "xingchen.cn"}) == ["北京星辰科技有限公司"]
+    assert check({"name": "EVERGREEN ELECTRONICS LTD"}) == ["Evergreen Electronics Co."]
+    assert check({"name": "云帆物流"}) == ["云帆物流有限公司"]
+
+    # an update giving no website keeps the website's key and replaces the phone's
+    update = [["外部编号", "公司名称", "电话"]]
+    update += [["A1", "北京星辰科技有限公司", "+86 10 8888 1234"]]
+    update += [["A2", "Evergreen Electronics Co.", "010 5555 1234"]]
+    job = run_import(
+        world.admin,
+        csv_bytes(update),
+        target="account",
+        options={"duplicate_policy": "update", "match_on": ["external_id"]},
+    )
+    assert job.updated_count == 2
+    assert check({"name": "Other", "phone": "010-88881234"}) == ["北京星辰科技有限公司"]
+    assert check({"name": "Other", "website": "www.xingchen.cn"}) == ["北京星辰科技有限公司"]
+    assert check({"name": "Other", "phone": "021 6666 1234"}) == []

@@ -31,7 +31,7 @@ from crm.core.normalise import normalise_phone, pinyin_keys
 from crm.customers.models import Account, Contact
 from crm.insights.models import CustomerInsight
 from crm.customers.selectors import contact_list
-from crm.customers.services import personal_data_indexes
+from crm.customers.services import apply_company_keys, personal_data_indexes
 from crm.sales.models import Lead, Opportunity, Order, StageChange
 from crm.tenancy.models import Membership, Tenant
 from django.db.models import Count
@@ -74,6 +74,13 @@ with tenant_context(demo.pk):
         != {"email_index": r.email_index, "email_alias_index": r.email_alias_index}
     ]
     out["aliases"] = sum(1 for r in [*contacts, *leads] if r.email_alias_index)
+    out["company_keys_unlike_services"] = []
+    for account in Account.objects.all():
+        stored = (account.core_name_key, account.phone_key, account.website_key)
+        apply_company_keys(account)
+        computed = (account.core_name_key, account.phone_key, account.website_key)
+        if stored != computed or not all(stored):
+            out["company_keys_unlike_services"].append(account.pk)
     with_email = [c for c in contacts if c.email][:25]
     out["email_found"] = [found(admin, f"  {c.email.upper()} ", c.pk) for c in with_email]
     with_phone = [c for c in contacts if c.phone][:25]
@@ -82,7 +89,7 @@ with tenant_context(demo.pk):
     out["plus86_found"] = [
         found(admin, "+86 " + c.phone[3:], c.pk) for c in with_phone if c.phone.startswith("+86")
     ]
-    chinese = [c for c in contacts if not c.name.isascii()][:10]
+    chinese = [c for c in contacts if any("\u4e00" <= ch <= "\u9fff" for ch in c.name)][:10]
     out["pinyin"] = [
         [c.name, full, initials, found(admin, full, c.pk), found(admin, initials, c.pk)]
         for c in chinese
@@ -167,6 +174,7 @@ def test_exact_lookup_by_email_and_by_phone_in_another_format(demo: dict[str, An
     probe = demo["probe"]
     assert probe["bad_phones"] == []
     assert probe["keys_unlike_services"] == []
+    assert probe["company_keys_unlike_services"] == []  # and every demo account has all three
     assert probe["aliases"] > 0  # first.last@gmail.com: the mailbox key of firstlast@gmail.com
     assert probe["email_found"] == [True] * 25
     assert probe["phone_found"] == [True] * 25

@@ -55,10 +55,19 @@ class Account(TenantModel, NameKeys):
     external_id = models.CharField(max_length=100, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="+")
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # crm.core.company_keys of name, phone and website: the check of a new account looks its
+    # likely duplicates up by these (星辰科技(北京)有限公司 by 星辰科技, 010-8888 1234 by +86 10...)
+    core_name_key = models.CharField(max_length=200, blank=True, editable=False)
+    phone_key = models.CharField(max_length=40, blank=True, editable=False)
+    website_key = models.CharField(max_length=200, blank=True, editable=False)
 
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "deleted_at", "id"], name="account_list_idx"),
+            models.Index(fields=["tenant", "core_name_key"], name="account_core_name_idx"),
+            # not partial (WHERE phone_key <> ''): SQLite would not see that an equality implies it
+            models.Index(fields=["tenant", "phone_key"], name="account_phone_key_idx"),
+            models.Index(fields=["tenant", "website_key"], name="account_website_key_idx"),
             models.Index(fields=["tenant", "name_key"], name="account_name_idx"),
             models.Index(fields=["tenant", "pinyin_key"], name="account_pinyin_idx"),
             models.Index(fields=["tenant", "initials_key"], name="account_initials_idx"),

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.core import crypto
+from crm.core.company_keys import account_company_keys
 from crm.core.mailbox import stored_email_alias
 from crm.core.normalise import (
     InvalidValueError,
@@ -57,6 +58,7 @@ CONTACT_FIELDS = (
     "external_id",
 )
 NAME_KEY_FIELDS = ("name_key", "pinyin_key", "initials_key")
+COMPANY_KEY_FIELDS = ("core_name_key", "phone_key", "website_key")
 CONTACT_INDEX_FIELDS = ("email_index", "email_alias_index", "phone_index", "id_number_index")
 
 
@@ -65,6 +67,13 @@ def apply_name_keys(instance: Any, name: str) -> None:
     instance.pinyin_key, initials = pinyin_keys(name)
     instance.pinyin_key = instance.pinyin_key[:200]
     instance.initials_key = initials[:60]
+
+
+def apply_company_keys(account: Any) -> None:
+    """The keys an account's likely duplicates are looked up by (crm.core.company_keys)."""
+    account.core_name_key, account.phone_key, account.website_key = account_company_keys(
+        account.name or "", account.phone or "", account.website or ""
+    )
 
 
 def personal_data_indexes(values: Mapping[str, Any]) -> dict[str, str | None]:
@@ -135,6 +144,7 @@ def account_create(
     account = Account(owner=resolve_owner(actor, owner_id))
     assign(account, values, ACCOUNT_FIELDS)
     apply_name_keys(account, account.name)
+    apply_company_keys(account)
     save_new(actor, account)
     tags_set(account, tag_ids)
     return account
@@ -155,7 +165,8 @@ def account_update(
     if owner_id is not None:
         account.owner = resolve_owner(actor, owner_id)
     apply_name_keys(account, account.name)
-    save_changes(actor, account, before, derived=NAME_KEY_FIELDS)
+    apply_company_keys(account)
+    save_changes(actor, account, before, derived=NAME_KEY_FIELDS + COMPANY_KEY_FIELDS)
     tags_set(account, tag_ids)
     return account
 

@@ -22,122 +22,21 @@ of all of them in memory (about 400 bytes per account: 80 MB for 200,000).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
+from crm.core.company_keys import account_company_keys, company_core, phone_digits, website_domain
 from crm.customers.models import Account
 from crm.integrations.dedupe import BLOCK_CAP, CHUNK, MIN_SCORE, best_matches, chunked
 
-
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
-# ASCII, full-width and lenticular brackets
-_BRACKETED = re.compile("[(\uff08\\[\u3010][^)\uff09\\]\u3011]*[)\uff09\\]\u3011]")
-_NOT_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
-# longest first: 股份有限公司 before 有限公司 before 公司
-_ZH_FORMS = (
-    "股份有限公司",
-    "有限责任公司",
-    "集团有限公司",
-    "有限公司",
-    "股份公司",
-    "集团公司",
-    "控股",
-    "集团",
-    "公司",
-)
-_LATIN_FORMS = frozenset(
-    _words(
-        "co company corp corporation inc incorporated ltd limited llc plc gmbh ag sa bv pte "
-        "group holding holdings"
-    )
-)
-_REGIONS = tuple(
-    sorted(
-        _words(
-            "北京 上海 天津 重庆 广州 深圳 杭州 南京 苏州 成都 武汉 西安 长沙 郑州 青岛 厦门 "
-            "宁波 无锡 合肥 福州 济南 大连 沈阳 哈尔滨 长春 昆明 南昌 南宁 贵阳 太原 石家庄 "
-            "兰州 海口 乌鲁木齐 呼和浩特 银川 西宁 拉萨 东莞 佛山 珠海 中山 温州 "
-            "广东 浙江 江苏 山东 河南 河北 湖北 湖南 四川 福建 安徽 江西 辽宁 吉林 黑龙江 "
-            "陕西 山西 云南 贵州 广西 海南 甘肃 青海 宁夏 新疆 西藏 内蒙古 香港 澳门 台湾"
-        ),
-        key=len,
-        reverse=True,
-    )
-)
-#: websites that host many companies' pages: the same domain is no evidence there
-SHARED_SITES = frozenset(
-    _words(
-        "taobao.com tmall.com jd.com 1688.com alibaba.com weibo.com weixin.qq.com qq.com "
-        "douyin.com xiaohongshu.com linkedin.com facebook.com github.com wix.com "
-        "wordpress.com blogspot.com sites.google.com"
-    )
-)
-
-
-def company_core(name: str) -> str:
-    """The distinctive part of a company name.
-
-    北京星辰科技有限公司 → 星辰科技, Acme, Inc. → acme."""
-    text = unicodedata.normalize("NFKC", name).lower()
-    text = _BRACKETED.sub(" ", text)
-    words = [w for w in _NOT_WORD.split(text) if w]
-    while len(words) > 1 and words[-1] in _LATIN_FORMS:
-        words.pop()
-    core = "".join(words)
-    for _round in range(3):  # 北京星辰科技集团有限公司: region, then two forms
-        before = core
-        for form in _ZH_FORMS:
-            if core.endswith(form) and len(core) - len(form) >= 2:
-                core = core[: -len(form)]
-                break
-        for region in _REGIONS:
-            prefix = next(
-                (p for p in (region + "市", region + "省", region) if core.startswith(p)), ""
-            )
-            if prefix and len(core) - len(prefix) >= 2:
-                core = core[len(prefix) :]
-                break
-        if core == before:
-            break
-    return core
-
-
-def phone_digits(phone: str) -> str:
-    """Digits of a phone without the country code 86 and the trunk 0: the same number written
-    any way."""
-    digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch.isdigit())
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) - len(prefix) >= 7:
-            digits = digits[len(prefix) :]
-            break
-    digits = digits.lstrip("0")  # 010 8888 1234 and +86 10 8888 1234
-    return digits if len(digits) >= 7 else ""
-
-
-def website_domain(website: str) -> str:
-    """www.acme.com/about, https://acme.com → acme.com; "" for a shared platform or no site."""
-    text = website.strip().lower()
-    if not text:
-        return ""
-    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
-    host = host.removeprefix("www.").rstrip(".")
-    if "." not in host or host in SHARED_SITES:
-        return ""
-    if any(host.endswith("." + shared) for shared in SHARED_SITES):
-        return ""
-    return host
+#: accounts read per key by the check of a new account (a core name common across cities)
+CHECK_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
@@ -278,16 +177,17 @@ class AccountScanner:
         return score_accounts(a, b)
 
     def matches(self, values: dict[str, Any], limit: int) -> list[tuple[int, int, list[str]]]:
-        """Existing accounts that an account with `values` would duplicate."""
-        probe = Company.of({"id": 0, **{k: str(values.get(k) or "") for k in self.columns[1:]}})
+        """Existing accounts that an account with `values` would duplicate.
+
+        Only an account sharing the core name, the phone or the website can score
+        MIN_SCORE (see score_accounts), so the candidates are those found by the stored
+        keys' indexes: three lookups, whatever the tenant's size."""
+        text = {k: str(values.get(k) or "") for k in self.columns[1:]}
+        probe = Company.of({"id": 0, **text})
+        core, phone, site = account_company_keys(text["name"], text["phone"], text["website"])
         ids: set[int] = set()
-        for kind, value in probe.evidence():
-            if kind == "core":
-                # the core is within the stored name: a few candidates by substring, then scored
-                found = self.base().filter(name__icontains=value)
-            elif kind == "phone":
-                found = self.base().filter(phone__contains=value[-8:])
-            else:
-                found = self.base().filter(website__icontains=value)
-            ids.update(found.values_list("id", flat=True)[:200])
+        for column, value in (("core_name_key", core), ("phone_key", phone), ("website_key", site)):
+            if value:
+                found = self.base().filter(**{column: value}).values_list("id", flat=True)
+                ids.update(found[:CHECK_CANDIDATES])
         return best_matches(probe, self.load(ids), score_accounts, limit)

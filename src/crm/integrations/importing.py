@@ -270,6 +270,16 @@ def write_batch(target: Target, result: BatchResult, ctx: RunContext) -> None:
         _apply_updates(target, updates, result)
 
 
+#: the stored keys computed from a field, written with it when it changes
+DERIVED_FROM = {
+    "name": ("name_key", "pinyin_key", "initials_key", "core_name_key"),
+    "email": ("email_index", "email_alias_index"),
+    "phone": ("phone_index", "phone_key"),
+    "id_number": ("id_number_index",),
+    "website": ("website_key",),
+}
+
+
 def _apply_updates(target: Target, updates: dict[Any, RowState], result: BatchResult) -> None:
     model = target.model
     names = [f.name for f in model._meta.concrete_fields if f.editable and not f.primary_key]
@@ -286,19 +296,8 @@ def _apply_updates(target: Target, updates: dict[Any, RowState], result: BatchRe
         if not changes:
             continue
         fields = {model._meta.get_field(k).name for k in changes}
-        for derived in ("name", "email", "phone", "id_number"):
-            if derived in fields:
-                fields |= {
-                    f
-                    for f in (
-                        "name_key",
-                        "pinyin_key",
-                        "initials_key",
-                        f"{derived}_index",
-                        f"{derived}_alias_index",
-                    )
-                    if f in target.model_fields and f in values
-                }
+        for source in fields & DERIVED_FROM.keys():
+            fields |= {f for f in DERIVED_FROM[source] if f in target.model_fields and f in values}
         changed_fields |= fields
         result.updated[instance.pk] = changes
         dirty.append(instance)

@@ -29,7 +29,7 @@ from crm.core.normalise import (
     normalise_id_number,
 )
 from crm.customers.models import Account, Channel
-from crm.customers.services import apply_name_keys
+from crm.customers.services import apply_company_keys, apply_name_keys
 from crm.integrations.bulk import fast_clean, ids_where_in, normalise_phone
 from crm.integrations.values import (
     CellError,
@@ -211,6 +211,9 @@ DERIVED = frozenset(
         "email_alias_index",
         "phone_index",
         "id_number_index",
+        "core_name_key",
+        "phone_key",
+        "website_key",
     }
 )
 
@@ -597,6 +600,7 @@ def resolve_accounts(rows: list[RowState], ctx: RunContext) -> None:
             if account is None:
                 account = Account(name=text, external_id=ext[:100], owner=row.extra.get("owner"))
                 apply_name_keys(account, text)
+                apply_company_keys(account)
                 planned[key] = account
             row.extra["account"] = account
             row.extra["new_account"] = account

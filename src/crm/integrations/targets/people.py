@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext as _
 
+from crm.core.company_keys import account_company_keys
 from crm.core.normalise import company_key
 from crm.customers.models import Account, Contact
 from crm.integrations.targets.base import (
@@ -77,8 +78,19 @@ class AccountTarget(Target):
 
     def prepare(self, row: RowState, ctx: RunContext) -> None:
         _name_keys(row)
-        row.keys["external_id"] = row.values.get("external_id", "")
-        row.keys["name"] = row.values.get("name_key", "")
+        # as crm.customers.services.apply_company_keys, for the columns the file gives (an
+        # empty cell leaves the stored value, and so its key, alone)
+        values = row.values
+        core, phone_key, website_key = account_company_keys(
+            values.get("name", ""), values.get("phone", ""), values.get("website", "")
+        )
+        values["core_name_key"] = core
+        if "phone" in values:
+            values["phone_key"] = phone_key
+        if "website" in values:
+            values["website_key"] = website_key
+        row.keys["external_id"] = values.get("external_id", "")
+        row.keys["name"] = values.get("name_key", "")
 
     def find_existing(self, rows: list[RowState], ctx: RunContext) -> dict[int, dict[str, Any]]:
         base = Account.objects.filter(deleted_at__isnull=True)

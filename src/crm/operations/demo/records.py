@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from crm.activities.models import Activity, Task
 from crm.core import crypto
+from crm.core.company_keys import account_company_keys
 from crm.core.mailbox import stored_email_alias
 from crm.customers.models import Account, Contact
 from crm.operations.demo import vocab
@@ -282,26 +283,26 @@ class TenantData:
             created = self.now - self.between(20 * DAY, 1100 * DAY)
             name_key, pinyin_key, initials_key = self.keys(company.name)
             industry = company.industry.zh if self.zh else company.industry.en
-            w["accounts"].add(
-                (
-                    pk,
-                    tid,
-                    created,
-                    self.between(created, self.now),
-                    company.name,
-                    name_key,
-                    pinyin_key,
-                    initials_key,
-                    industry,
-                    rng.choices(vocab.COMPANY_SIZES, cum_weights=sizes_cum)[0],
-                    self.region_label(company),
-                    self.city_label(company),
-                    rng.choices(vocab.SOURCES, cum_weights=sources_cum)[0],
-                    f"https://www.{company.domain}",
-                    self.phones.landline(company.city),
-                    owner,
-                )
+            row = (
+                pk,
+                tid,
+                created,
+                self.between(created, self.now),
+                company.name,
+                name_key,
+                pinyin_key,
+                initials_key,
+                industry,
+                rng.choices(vocab.COMPANY_SIZES, cum_weights=sizes_cum)[0],
+                self.region_label(company),
+                self.city_label(company),
+                rng.choices(vocab.SOURCES, cum_weights=sources_cum)[0],
+                f"https://www.{company.domain}",
+                self.phones.landline(company.city),
+                owner,
             )
+            website, phone = row[-3], row[-2]
+            w["accounts"].add((*row, *account_company_keys(company.name, phone, website)))
             if self.tag_ids and rng.random() < 0.08:
                 tag_pk = w["account_tags"].new_id()
                 w["account_tags"].add((tag_pk, pk, rng.choice(self.tag_ids)))
@@ -788,6 +789,7 @@ class TenantData:
 ACCOUNT_FIELDS = (
     "tenant_id", "created_at", "updated_at", "name", "name_key", "pinyin_key", "initials_key",
     "industry", "size", "region", "city", "source", "website", "phone", "owner_id",
+    "core_name_key", "phone_key", "website_key",
 )  # fmt: skip
 CONTACT_FIELDS = (
     "tenant_id", "created_at", "updated_at", "account_id", "name", "name_key", "pinyin_key",
