@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from crm.core.company_keys import company_core, phone_digits, website_domain
 from crm.core.context import tenant_context
 from crm.customers.models import Account
 from crm.customers.services import account_create, account_delete
 from crm.integrations import dedupe, services
-from crm.integrations.dedupe_accounts import company_core, phone_digits, website_domain
 from crm.integrations.models import DuplicateCandidate
 from crm.integrations.selectors import duplicate_queue
 
@@ -22,6 +22,8 @@ from crm.integrations.selectors import duplicate_queue
         ("北京星辰科技有限公司", "星辰科技"),
         ("星辰科技（北京）有限公司", "星辰科技"),  # noqa: RUF001 - full-width, as typed in China
         ("北京市星辰科技集团有限公司", "星辰科技"),
+        ("浙江省杭州云帆物流有限公司", "云帆物流"),  # province, then city
+        ("深圳", "深圳"),
         ("星辰科技", "星辰科技"),
         ("中国银行股份有限公司", "中国银行"),
         ("Acme, Inc.", "acme"),

@@ -54,6 +54,8 @@ _REGIONS = tuple(
         reverse=True,
     )
 )
+# a leading province or city, with 市 or 省 when written (no region is the start of another)
+_REGION_PREFIX = re.compile("(?:" + "|".join(map(re.escape, _REGIONS)) + ")[市省]?")
 #: websites that host many companies' pages: the same domain is no evidence there
 SHARED_SITES = frozenset(
     _words(
@@ -80,13 +82,9 @@ def company_core(name: str) -> str:
             if core.endswith(form) and len(core) - len(form) >= 2:
                 core = core[: -len(form)]
                 break
-        for region in _REGIONS:
-            prefix = next(
-                (p for p in (region + "市", region + "省", region) if core.startswith(p)), ""
-            )
-            if prefix and len(core) - len(prefix) >= 2:
-                core = core[len(prefix) :]
-                break
+        region = _REGION_PREFIX.match(core)
+        if region and len(core) - region.end() >= 2:
+            core = core[region.end() :]
         if core == before:
             break
     return core
