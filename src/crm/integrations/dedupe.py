@@ -401,11 +401,13 @@ def find_pairs(
 
     Every pair in `known` is returned; of the others, the `most` best (by score, then by the
     smaller ids), so that memory stays bounded however many pairs a tenant holds. Candidates
-    are held as one integer per pair.
+    are held as one integer per pair. A scanner with a `quick_score` (a score without reasons)
+    is asked for the reasons of the returned pairs only.
     """
     candidates: set[int] = set()
     for block in scanner.blocks():
         candidates.update(left << 64 | right for left, right in block_pairs(block))
+    quick = getattr(scanner, "quick_score", None)
     found: dict[Pair, tuple[int, list[str]]] = {}
     best: list[tuple[int, int, int, list[str]]] = []  # min-heap: (score, -left, -right, reasons)
     total = 0
@@ -416,7 +418,7 @@ def find_pairs(
             a, b = people.get(left), people.get(right)
             if a is None or b is None:
                 continue
-            score, reasons = scanner.score(a, b)
+            score, reasons = (quick(a, b), []) if quick else scanner.score(a, b)
             if score < MIN_SCORE:
                 continue
             total += 1
@@ -428,6 +430,11 @@ def find_pairs(
                 heapq.heappop(best)
     for score, left, right, reasons in best:
         found[(-left, -right)] = (score, reasons)
+    if quick:
+        for chunk in chunked(list(found), 20_000):
+            records = scanner.load(pk for pair in chunk for pk in pair)
+            for pair in chunk:
+                found[pair] = scanner.score(records[pair[0]], records[pair[1]])
     return found, total
 
 
