@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from crm.core.normalise import InvalidValueError, normalise_email, normalise_phone, pinyin_keys
+from crm.core.normalise import (
+    InvalidValueError,
+    company_key,
+    normalise_email,
+    normalise_phone,
+    pinyin_keys,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,3 +68,18 @@ def test_pinyin_shortcut_reads_names_exactly_as_pypinyin() -> None:
     differ = [n for n in names if pinyin_keys.__wrapped__(n) != _pypinyin_keys(n)]
     assert differ == []
     assert pinyin_keys("重庆") == ("chongqing", "cq")
+
+
+@pytest.mark.parametrize(
+    ("name", "same_as"),
+    [
+        ("阿里巴巴有限公司", "Alibaba Group Ltd."),
+        ("阿里巴巴集团", "阿里巴巴"),
+        ("腾讯控股有限公司", "腾讯"),
+        ("Tencent Holdings Ltd.", "TENCENT"),
+        ("星辰科技股份公司", "星辰科技"),
+        ("Acme Incorporated", "Acme BV"),
+    ],
+)
+def test_company_key_drops_legal_forms_in_both_scripts(name: str, same_as: str) -> None:
+    assert company_key(name)[0] == company_key(same_as)[0] != ""

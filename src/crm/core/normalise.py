@@ -89,9 +89,10 @@ def pinyin_keys(value: str) -> tuple[str, str]:
     return "".join(syllables), "".join(s[0] for s in syllables)
 
 
+# legal forms, as crm.core.company_keys drops them from account names (longest first)
 _COMPANY_NOISE = re.compile(
-    r"\b(co|company|ltd|limited|pte|inc|llc|gmbh|corp|corporation|group|plc|sa|ag)\b|"
-    r"(有限责任公司|股份有限公司|有限公司|集团|公司)"
+    r"\b(co|company|ltd|limited|pte|inc|incorporated|llc|gmbh|corp|corporation|group|holding"
+    r"|holdings|plc|sa|ag|bv)\b|(有限责任公司|股份有限公司|有限公司|股份公司|集团|控股|公司)"
 )
 
 
