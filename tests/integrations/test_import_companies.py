@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from crm.customers.models import Account, Contact
 from crm.customers.services import account_create
 
@@ -80,3 +82,34 @@ def test_imported_companies_are_found_by_the_new_account_check(world) -> None:
     assert check({"name": "Other", "phone": "010-88881234"}) == ["北京星辰科技有限公司"]
     assert check({"name": "Other", "website": "www.xingchen.cn"}) == ["北京星辰科技有限公司"]
     assert check({"name": "Other", "phone": "021 6666 1234"}) == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 5, 1000])  # the same companies however batched
+def test_a_company_is_found_under_its_short_or_other_legal_name(world, batch_size: int) -> None:
+    """A spreadsheet names companies as people say them: 星辰科技 for the registered
+    北京星辰科技有限公司, Acme for Acme, Inc. Those rows join the account on record; a row
+    naming another city, or a short name two accounts share, gets a company of its own."""
+    admin = world.admin
+    beijing = account_create(actor=admin, values={"name": "北京星辰科技有限公司"})
+    acme = account_create(actor=admin, values={"name": "Acme, Inc."})
+    hangzhou = account_create(actor=admin, values={"name": "杭州云帆物流有限公司"})
+    ningbo = account_create(actor=admin, values={"name": "宁波云帆物流有限公司"})
+    rows = [["姓名", "公司", "外部编号"]]
+    rows += [["甲", "星辰科技", "C1"], ["乙", "星辰科技（北京）有限公司", "C2"]]  # noqa: RUF001 - full-width, as typed
+    rows += [["丙", "ACME", "C3"], ["丁", "Acme Corporation", "C4"]]
+    rows += [["戊", "深圳星辰科技有限公司", "C5"], ["己", "深圳市星辰科技", "C6"]]
+    rows += [["庚", "云帆物流", "C7"], ["辛", "宁波云帆物流", "C8"]]
+    job = run_import(world.admin, csv_bytes(rows), batch_size=batch_size)
+    assert job.created_count == 8
+
+    def company(external_id: str) -> str:
+        return Contact.objects.select_related("account").get(external_id=external_id).account.name
+
+    assert company("C1") == company("C2") == beijing.name
+    assert company("C3") == company("C4") == acme.name
+    # 深圳 is another company: created once, for both of its spellings
+    assert company("C5") == company("C6") == "深圳星辰科技有限公司"
+    # two accounts share 云帆物流: the short name gets its own; 宁波 takes Ningbo's
+    assert company("C7") == "云帆物流" and company("C8") == ningbo.name
+    assert hangzhou.name not in {company(f"C{i}") for i in range(1, 9)}
+    assert Account.objects.count() == 6

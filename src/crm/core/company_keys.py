@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 
@@ -66,6 +67,7 @@ SHARED_SITES = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)  # an import names the same few thousand companies on every row
 def company_core(name: str) -> str:
     """The distinctive part of a company name.
 
@@ -88,6 +90,19 @@ def company_core(name: str) -> str:
         if core == before:
             break
     return core
+
+
+@lru_cache(maxsize=65536)
+def company_region(name: str) -> str:
+    """The province or city a company name starts with or puts in brackets, or "".
+
+    北京星辰科技有限公司 and 星辰科技(北京)有限公司 → 北京; 星辰科技, Acme, Inc. → ""."""
+    text = unicodedata.normalize("NFKC", name).lower()
+    for part in (text, *(found.group(0)[1:-1] for found in _BRACKETED.finditer(text))):
+        region = _REGION_PREFIX.match(part.strip())
+        if region:
+            return region.group(0).rstrip("市省")
+    return ""
 
 
 def phone_digits(phone: str) -> str:

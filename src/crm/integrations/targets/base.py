@@ -24,12 +24,11 @@ from crm.core import crypto
 from crm.core.mailbox import stored_email_alias
 from crm.core.normalise import (
     InvalidValueError,
-    name_key,
     normalise_email,
     normalise_id_number,
 )
 from crm.customers.models import Account, Channel
-from crm.customers.services import apply_company_keys, apply_name_keys
+from crm.customers.services import apply_name_keys
 from crm.integrations.bulk import fast_clean, ids_where_in, normalise_phone
 from crm.integrations.values import (
     CellError,
@@ -253,16 +252,20 @@ class RunContext:
     dry_run: bool = False
     default_owner: Membership | None = None
     members: dict[str, Membership] = field(default_factory=dict)
-    #: companies already looked up in this run, by external ID and by name key (see
-    #: resolve_accounts); the import adds the ones it creates
+    #: companies already looked up in this run, by external ID, name key and core name (see
+    #: crm.integrations.targets.companies); the import adds the ones it creates
     accounts_by_ext: dict[str, list[Account]] = field(default_factory=dict)
     accounts_by_name: dict[str, list[Account]] = field(default_factory=dict)
+    accounts_by_core: dict[str, list[Account]] = field(default_factory=dict)
 
     def remember_accounts(self, accounts: Iterable[Account]) -> None:
         for account in accounts:
             self.accounts_by_name[account.name_key] = [account]
             if account.external_id:
                 self.accounts_by_ext[account.external_id] = [account]
+            same_core = self.accounts_by_core.setdefault(account.core_name_key, [])
+            if account not in same_core:
+                same_core.append(account)
 
     def owner_for(self, row: RowState) -> Membership | None:
         text = row.refs.get("owner", "")
@@ -530,77 +533,3 @@ def join_name(family: str, given: str) -> str:
     if any("\u3400" <= ch <= "\u9fff" for ch in family + given):
         return f"{family}{given}"
     return f"{given} {family}".strip()
-
-
-def resolve_accounts(rows: list[RowState], ctx: RunContext) -> None:
-    """The company of each row by external ID or name; missing ones are planned for creation.
-
-    Two accounts with the same name make the row fail (name the external ID instead), rather
-    than guessing. A company is looked up once per run (a big file names the same few thousand
-    companies in every batch); the run remembers the ones it creates.
-    """
-    live = [r for r in rows if r.action != "fail"]
-    by_ext, by_name = ctx.accounts_by_ext, ctx.accounts_by_name
-    ext_ids = {r.refs["account_external_id"] for r in live if r.refs.get("account_external_id")}
-    names = {name_key(r.refs["account"]) for r in live if r.refs.get("account")}
-    ext_ids.difference_update(by_ext)
-    names = {n for n in names if n and n not in by_name}
-    base = Account.objects.filter(deleted_at__isnull=True).order_by("pk")
-    for value in ext_ids:
-        by_ext[value] = []
-    for value in names:
-        by_name[value] = []
-    for chunk in _chunks(sorted(ext_ids), 900):
-        for account in base.filter(external_id__in=chunk).only(
-            "id", "name", "name_key", "external_id"
-        ):
-            by_ext[account.external_id].append(account)
-    for chunk in _chunks(sorted(names), 900):
-        for account in base.filter(name_key__in=chunk).only(
-            "id", "name", "name_key", "external_id"
-        ):
-            by_name[account.name_key].append(account)
-    planned: dict[str, Account] = {}
-    for row in live:
-        ext, text = row.refs.get("account_external_id", ""), row.refs.get("account", "")
-        if not ext and not text:
-            continue
-        if ext:
-            matches = by_ext.get(ext, [])
-            if len(matches) == 1:
-                row.extra["account"] = matches[0]
-                continue
-            if len(matches) > 1:
-                row.fail("account_external_id", _("Several companies have this external ID."))
-                row.action = "fail"
-                continue
-            if not text:
-                row.fail("account_external_id", _("No company has this external ID."))
-                row.action = "fail"
-                continue
-        key = name_key(text)
-        matches = by_name.get(key, [])
-        if len(matches) == 1:
-            row.extra["account"] = matches[0]
-        elif len(matches) > 1:
-            row.fail(
-                "account",
-                _("%(n)s companies are named “%(name)s”: give the company's external ID instead.")
-                % {"n": len(matches), "name": text},
-            )
-            row.action = "fail"
-        elif not ctx.create_missing:
-            row.fail("account", _("No company is named “%s”.") % text)
-            row.action = "fail"
-        elif len(text) > 200:
-            row.fail("account", _("A company name can have at most 200 characters."))
-            row.action = "fail"
-        else:
-            account = planned.get(key)
-            if account is None:
-                account = Account(name=text, external_id=ext[:100], owner=row.extra.get("owner"))
-                apply_name_keys(account, text)
-                apply_company_keys(account)
-                planned[key] = account
-            row.extra["account"] = account
-            row.extra["new_account"] = account

@@ -28,8 +28,8 @@ from crm.integrations.targets.base import (
     _name_keys,
     _personal_value,
     join_name,
-    resolve_accounts,
 )
+from crm.integrations.targets.companies import resolve_accounts
 from crm.sales.models import Lead
 
 # --- accounts -----------------------------------------------------------------------------------

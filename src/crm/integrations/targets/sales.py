@@ -26,8 +26,8 @@ from crm.integrations.targets.base import (
     RunContext,
     Target,
     _chunks,
-    resolve_accounts,
 )
+from crm.integrations.targets.companies import resolve_accounts
 from crm.sales.models import Opportunity, Order
 
 # --- opportunities ------------------------------------------------------------------------------
