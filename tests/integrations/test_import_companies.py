@@ -113,3 +113,26 @@ def test_a_company_is_found_under_its_short_or_other_legal_name(world, batch_siz
     assert company("C7") == "云帆物流" and company("C8") == ningbo.name
     assert hangzhou.name not in {company(f"C{i}") for i in range(1, 9)}
     assert Account.objects.count() == 6
+
+
+def test_an_account_file_finds_accounts_under_another_legal_name(world) -> None:
+    """The account import's name match takes the same rule: 星辰科技(北京)有限公司 is the
+    北京星辰科技有限公司 on record (skipped, or updated), 深圳星辰科技有限公司 a new account."""
+    admin = world.admin
+    beijing = account_create(actor=admin, values={"name": "北京星辰科技有限公司"})
+    acme = account_create(actor=admin, values={"name": "Acme, Inc."})
+    rows = [["公司名称", "城市"], ["星辰科技(北京)有限公司", "北京"], ["ACME Corp", "Boston"]]
+    rows += [["深圳星辰科技有限公司", "深圳"]]
+    job = run_import(admin, csv_bytes(rows), target="account")
+    assert (job.created_count, job.skipped_count) == (1, 2)
+    reasons = [e.errors["__row__"][0] for e in job.row_errors.order_by("row_number")]
+    assert "北京星辰科技有限公司" in reasons[0] and "Acme, Inc." in reasons[1]
+    assert Account.objects.filter(name="深圳星辰科技有限公司").exists()
+
+    job = run_import(
+        admin, csv_bytes(rows[:3]), target="account", options={"duplicate_policy": "update"}
+    )
+    assert job.updated_count == 2
+    assert Account.objects.get(pk=beijing.pk).city == "北京"
+    assert Account.objects.get(pk=acme.pk).city == "Boston"
+    assert Account.objects.get(pk=beijing.pk).name == beijing.name  # the registered name stays

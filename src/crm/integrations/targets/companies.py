@@ -43,15 +43,20 @@ def _look_up(known: dict[str, list[Account]], column: str, values: set[str]) -> 
             known[getattr(account, column)].append(account)
 
 
-def same_company(text: str, candidates: list[Account]) -> Account | None:
-    """The one account among those sharing the core name of `text` that it names, if any."""
+def same_company(text: str, names: list[str]) -> int | None:
+    """Which of the companies `names` (sharing the core name of `text`) `text` names, if one."""
     region = company_region(text)
-    same_region = [a for a in candidates if company_region(a.name) == region]
+    same_region = [i for i, name in enumerate(names) if company_region(name) == region]
     if len(same_region) == 1:
         return same_region[0]
-    if not region and not same_region and len(candidates) == 1:
-        return candidates[0]
+    if not region and not same_region and len(names) == 1:
+        return 0
     return None
+
+
+def _pick(text: str, candidates: list[Account]) -> Account | None:
+    found = same_company(text, [a.name for a in candidates])
+    return None if found is None else candidates[found]
 
 
 def resolve_accounts(rows: list[RowState], ctx: RunContext) -> None:
@@ -86,7 +91,7 @@ def resolve_accounts(rows: list[RowState], ctx: RunContext) -> None:
         matches = by_name.get(key, [])
         if not matches:
             core = company_core(text)
-            found = same_company(text, by_core.get(core, []) + planned_by_core.get(core, []))
+            found = _pick(text, by_core.get(core, []) + planned_by_core.get(core, []))
             matches = [found] if found is not None else []
         if len(matches) == 1:
             row.extra["account"] = matches[0]
