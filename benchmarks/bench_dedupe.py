@@ -13,6 +13,10 @@ directory and deleted afterwards, or, with BENCH_DEDUPE_DATA=<dir>, a copy you m
    accounts of one city the same company name and website, so this scan finds hundreds of
    thousands of pairs and queues the best MAX_NEW_PAIRS: the case of a queue capped while memory
    stays bounded.
+5. The check of a new account (`dedupe.matches_for`, as the New account form and
+   `POST /api/v1/duplicates/check` run it) for 200 random accounts typed another way (name in
+   upper case, phone with spaces, website without scheme and www): median and p95 milliseconds,
+   and how many found the account they were typed from.
 
 Peak resident memory (`ru_maxrss`) of the process is reported after the contact scans and after
 the account scan; the target is a scan under 120 s. BENCH_DEDUPE_PROFILE=<file> writes cProfile
@@ -26,8 +30,10 @@ from __future__ import annotations
 import cProfile
 import json
 import os
+import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,10 +137,40 @@ def run(data_dir: Path) -> dict[str, Any]:
         out["lead_scan"] = fresh_scan("lead", Lead.objects.filter(deleted_at__isnull=True).count())
         accounts = Account.objects.filter(deleted_at__isnull=True).count()
         out["account_scan"] = {**fresh_scan("account", accounts), "queue_cap": dedupe.MAX_NEW_PAIRS}
+        out["account_check"] = account_checks(Account, dedupe.matches_for)
     out["peak_rss_mb_after_account_scan"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
     return out
+
+
+def account_checks(account_model: Any, matches_for: Any, count: int = 200) -> dict[str, Any]:
+    """The check of a new account for `count` random accounts, each typed another way."""
+    ids = list(account_model.objects.filter(deleted_at__isnull=True).values_list("id", flat=True))
+    sample = random.Random(7).sample(ids, min(count, len(ids)))
+    columns = ("id", "name", "city", "phone", "website")
+    rows = account_model.objects.filter(pk__in=sample).order_by("pk").values(*columns)
+    times, found_itself = [], 0
+    for row in rows:
+        typed = {
+            "name": row["name"].upper(),
+            "city": row["city"],
+            "phone": (row["phone"] or "").replace("-", " "),
+            "website": (row["website"] or "").replace("https://", "").replace("www.", ""),
+        }
+        started = time.perf_counter()
+        found = matches_for(typed, record_type="account")
+        times.append((time.perf_counter() - started) * 1000)
+        found_itself += any(pk == row["id"] for pk, _score, _reasons in found)
+    times.sort()
+    result = {
+        "checks": len(times),
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(len(times) * 0.95)], 1),
+        "found_the_account_typed": found_itself,
+    }
+    log(f"account_check: {result}")
+    return result
 
 
 def main() -> None:
