@@ -2,11 +2,12 @@
 
 北京星辰科技有限公司, 星辰科技(北京)有限公司 and 星辰科技 share the core name 星辰科技;
 +86 10 8888 1234 and 010-8888 1234 the phone key 1088881234; https://www.acme.com/about and
-acme.com the domain acme.com. The duplicate scan of accounts (crm.integrations.dedupe_accounts)
-blocks on them. Each account also stores them (`core_name_key`, `phone_key`, `website_key`,
-filled by crm.customers.services.apply_company_keys), so the check of a new account is three
-index lookups. A change to these functions changes what the stored keys mean: ship it with a
-data migration that fills them again (as customers 0005 does, with `account_company_keys`).
+acme.com the domain acme.com. Each account stores them (`core_name_key`, `phone_key`,
+`website_key`, filled by crm.customers.services.apply_company_keys): the duplicate scan of
+accounts (crm.integrations.dedupe_accounts) blocks on the stored keys, and the check of a new
+account is three index lookups. A change to these functions changes what the stored keys
+mean: ship it with a data migration that fills them again (as customers 0005 does, with
+`account_company_keys`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 People are matched on email and phone (crm.integrations.dedupe); companies rarely carry those,
 but their names are formal: "北京星辰科技有限公司", "星辰科技(北京)有限公司" and "星辰科技" name
-one company, as do "Acme, Inc." and "ACME Corporation". An account's keys are:
+one company, as do "Acme, Inc." and "ACME Corporation". An account's keys, which it stores
+(crm.core.company_keys), are:
 
 * its *core name*: the name without legal form (有限公司, Co., Ltd., Inc. ...), bracketed
   parts and a leading province or city;
@@ -31,7 +32,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
-from crm.core.company_keys import account_company_keys, company_core, phone_digits, website_domain
+from crm.core.company_keys import company_core, phone_digits, website_domain
 from crm.customers.models import Account
 from crm.integrations.dedupe import BLOCK_CAP, CHUNK, MIN_SCORE, best_matches, chunked
 
@@ -50,6 +51,7 @@ class Company:
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Company:
+        """A company typed in (name, city, phone, website): its keys computed."""
         return cls(
             row["id"],
             row["name"],
@@ -57,6 +59,18 @@ class Company:
             phone_digits(row.get("phone") or ""),
             website_domain(row.get("website") or ""),
             (row.get("city") or "").strip(),
+        )
+
+    @classmethod
+    def stored(cls, row: dict[str, Any]) -> Company:
+        """An account on record, with the keys it stores (AccountScanner.columns)."""
+        return cls(
+            row["id"],
+            row["name"],
+            row["core_name_key"],
+            row["phone_key"],
+            row["website_key"],
+            (row["city"] or "").strip(),
         )
 
     def evidence(self) -> tuple[tuple[str, str], ...]:
@@ -136,7 +150,9 @@ class AccountScanner:
     """
 
     record_type = "account"
-    columns = ("id", "name", "city", "phone", "website")
+    # the keys each account stores (crm.customers.services.apply_company_keys): a scan reads
+    # them rather than computing them again for every account
+    columns = ("id", "name", "city", "core_name_key", "phone_key", "website_key")
 
     def __init__(self) -> None:
         # every live account's keys, read once by blocks(): the pairs are scored from here
@@ -151,7 +167,7 @@ class AccountScanner:
         per_city: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
         rows = self.base().order_by("id").values(*self.columns)
         for row in rows.iterator(chunk_size=10_000):
-            company = Company.of(row)
+            company = Company.stored(row)
             self.companies[company.pk] = company
             for kind, value in company.evidence():
                 if kind == "phone":
@@ -173,7 +189,7 @@ class AccountScanner:
         if self.companies:  # during a scan
             return {pk: self.companies[pk] for pk in wanted if pk in self.companies}
         return {
-            row["id"]: Company.of(row)
+            row["id"]: Company.stored(row)
             for chunk in chunked(wanted, CHUNK)
             for row in self.base().filter(pk__in=chunk).values(*self.columns)
         }
@@ -190,11 +206,15 @@ class AccountScanner:
         Only an account sharing the core name, the phone or the website can score
         MIN_SCORE (see score_accounts), so the candidates are those found by the stored
         keys' indexes: three lookups, whatever the tenant's size."""
-        text = {k: str(values.get(k) or "") for k in self.columns[1:]}
-        probe = Company.of({"id": 0, **text})
-        core, phone, site = account_company_keys(text["name"], text["phone"], text["website"])
+        typed = ("name", "city", "phone", "website")
+        probe = Company.of({"id": 0, **{k: str(values.get(k) or "") for k in typed}})
+        keys = (
+            ("core_name_key", probe.core),
+            ("phone_key", probe.phone),
+            ("website_key", probe.domain),
+        )
         ids: set[int] = set()
-        for column, value in (("core_name_key", core), ("phone_key", phone), ("website_key", site)):
+        for column, value in keys:
             if value:
                 found = self.base().filter(**{column: value}).values_list("id", flat=True)
                 ids.update(found[:CHECK_CANDIDATES])

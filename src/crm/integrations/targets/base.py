@@ -263,9 +263,7 @@ class RunContext:
             self.accounts_by_name[account.name_key] = [account]
             if account.external_id:
                 self.accounts_by_ext[account.external_id] = [account]
-            same_core = self.accounts_by_core.setdefault(account.core_name_key, [])
-            if account not in same_core:
-                same_core.append(account)
+            self.accounts_by_core.setdefault(account.core_name_key, []).append(account)
 
     def owner_for(self, row: RowState) -> Membership | None:
         text = row.refs.get("owner", "")

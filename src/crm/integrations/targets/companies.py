@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from django.utils.translation import gettext as _
 
 from crm.core.company_keys import company_core, company_region
@@ -43,7 +44,7 @@ def _look_up(known: dict[str, list[Account]], column: str, values: set[str]) -> 
             known[getattr(account, column)].append(account)
 
 
-def same_company(text: str, names: list[str]) -> int | None:
+def _same_company(text: str, names: list[str]) -> int | None:
     """Which of the companies `names` (sharing the core name of `text`) `text` names, if one."""
     region = company_region(text)
     same_region = [i for i, name in enumerate(names) if company_region(name) == region]
@@ -55,7 +56,7 @@ def same_company(text: str, names: list[str]) -> int | None:
 
 
 def _pick(text: str, candidates: list[Account]) -> Account | None:
-    found = same_company(text, [a.name for a in candidates])
+    found = _same_company(text, [a.name for a in candidates])
     return None if found is None else candidates[found]
 
 
@@ -125,3 +126,31 @@ def _planned_account(text: str, external_id: str, owner: Any) -> Account:
     apply_name_keys(account, text)
     apply_company_keys(account)
     return account
+
+
+def match_by_core_name(
+    rows: list[RowState], base: models.QuerySet[Any], found: dict[int, dict[str, Any]]
+) -> None:
+    """An account file's rows no exact name matched: the account of the same core name that the
+    row names, by the rule a contact file's company is found by (see the module's docstring):
+    星辰科技(北京)有限公司 is 北京星辰科技有限公司, never 深圳星辰科技有限公司."""
+    open_rows = [r for r in rows if r.match_id is None and r.values.get("core_name_key")]
+    cores = sorted({r.values["core_name_key"] for r in open_rows})
+    same_core: dict[str, list[dict[str, Any]]] = {}
+    for chunk in _chunks(cores, 900):
+        for hit in (
+            base.filter(core_name_key__in=chunk)
+            .order_by("pk")
+            .values("id", "name", "core_name_key", "owner_id", "owner__team_id")
+        ):
+            same_core.setdefault(hit["core_name_key"], []).append(hit)
+    for row in open_rows:
+        candidates = same_core.get(row.values["core_name_key"], [])
+        index = _same_company(row.values["name"], [hit["name"] for hit in candidates])
+        if index is not None:
+            hit = candidates[index]
+            row.match_id = hit["id"]
+            row.extra["matched_by_core_name"] = True
+            names = {"a": row.values["name"], "b": hit["name"]}
+            row.reason = _("same name apart from legal form or region: %(a)s / %(b)s") % names
+            found[hit["id"]] = hit

@@ -30,7 +30,7 @@ from crm.integrations.targets.base import (
     _personal_value,
     join_name,
 )
-from crm.integrations.targets.companies import resolve_accounts, same_company
+from crm.integrations.targets.companies import match_by_core_name, resolve_accounts
 from crm.sales.models import Lead
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ class AccountTarget(Target):
             if key in columns:
                 self.match_with(rows, ctx, key, columns[key], base, reasons[key], found)
         if "name" in ctx.match_on:
-            _match_by_core_name(rows, base, found)
+            match_by_core_name(rows, base, found)
         return found
 
     def updatable(self, row: RowState) -> dict[str, Any]:
@@ -113,34 +113,6 @@ class AccountTarget(Target):
             for name in ("name", *NAME_KEY_FIELDS, "core_name_key"):
                 values.pop(name, None)
         return values
-
-
-def _match_by_core_name(
-    rows: list[RowState], base: models.QuerySet[Any], found: dict[int, dict[str, Any]]
-) -> None:
-    """Rows no exact name matched: the account of the same core name that the row names, as a
-    contact file's company is found (crm.integrations.targets.companies): 星辰科技(北京)有限公司
-    is 北京星辰科技有限公司, never 深圳星辰科技有限公司."""
-    open_rows = [r for r in rows if r.match_id is None and r.values.get("core_name_key")]
-    cores = sorted({r.values["core_name_key"] for r in open_rows})
-    same_core: dict[str, list[dict[str, Any]]] = {}
-    for chunk in _chunks(cores, 900):
-        for hit in (
-            base.filter(core_name_key__in=chunk)
-            .order_by("pk")
-            .values("id", "name", "core_name_key", "owner_id", "owner__team_id")
-        ):
-            same_core.setdefault(hit["core_name_key"], []).append(hit)
-    for row in open_rows:
-        candidates = same_core.get(row.values["core_name_key"], [])
-        index = same_company(row.values["name"], [hit["name"] for hit in candidates])
-        if index is not None:
-            hit = candidates[index]
-            row.match_id = hit["id"]
-            row.extra["matched_by_core_name"] = True
-            names = {"a": row.values["name"], "b": hit["name"]}
-            row.reason = _("same name apart from legal form or region: %(a)s / %(b)s") % names
-            found[hit["id"]] = hit
 
 
 # --- contacts -----------------------------------------------------------------------------------
